@@ -1,0 +1,25 @@
+"""What a job costs, in whole credits. Prices live in settings."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.conf import settings
+
+
+def output_size(width: int, height: int, factor: float) -> tuple[int, int]:
+    """The exact output size: round(width * factor) x round(height * factor), half up."""
+    f = Decimal(str(factor))
+    w = int((Decimal(width) * f).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    h = int((Decimal(height) * f).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    return max(w, 1), max(h, 1)
+
+
+def price(mode: str, out_width: int, out_height: int) -> int:
+    """Credits for a job: per output megapixel (rounded half up, at least 1) or flat."""
+    if mode in settings.PRICE_FLAT:
+        return int(settings.PRICE_FLAT[mode])
+    per_mp = Decimal(str(settings.PRICE_PER_OUTPUT_MEGAPIXEL[mode]))
+    megapixels = Decimal(out_width * out_height) / Decimal(1_000_000)
+    credits = (megapixels * per_mp).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+    return max(int(credits), 1)

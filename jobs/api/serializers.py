@@ -1,0 +1,168 @@
+"""Input validation for the submit endpoints, field names as Upsampler's API spells them.
+
+Unknown fields are ignored (real clients send globalCreativity to precise-upscale); known
+fields are validated strictly, and each error names the field and what is allowed.
+"""
+
+from __future__ import annotations
+
+import math
+
+from rest_framework import serializers
+
+IMAGE_TYPES = ("realism", "anime", "universal")
+
+
+class StrictNumberField(serializers.FloatField):
+    """A number within [lo, hi]; booleans, NaN and infinities are refused."""
+
+    def __init__(self, name: str, lo: float, hi: float, *, integer: bool = False, **kwargs):
+        self.field_label, self.lo, self.hi, self.integer = name, lo, hi, integer
+        kind = "a whole number" if integer else "a number"
+        self.allowed = f"{name} must be {kind} from {lo:g} to {hi:g}"
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or data is None:
+            self._fail(data)
+        if isinstance(data, str):
+            data = data.strip()
+        try:
+            value = float(data)
+        except (TypeError, ValueError):
+            self._fail(data)
+        if not math.isfinite(value) or not (self.lo <= value <= self.hi):
+            self._fail(data)
+        if self.integer:
+            if value != int(value):
+                self._fail(data)
+            return int(value)
+        return value
+
+    def _fail(self, data):
+        raise serializers.ValidationError(f"{self.allowed} (got {data!r}).")
+
+
+class StrictBooleanField(serializers.BooleanField):
+    def to_internal_value(self, data):
+        if isinstance(data, str):
+            lowered = data.strip().lower()
+            if lowered in ("true", "1"):
+                return True
+            if lowered in ("false", "0"):
+                return False
+        elif isinstance(data, bool):
+            return data
+        raise serializers.ValidationError(f"must be true or false (got {data!r}).")
+
+
+def _choice(name: str, choices: tuple[str, ...], default: str) -> serializers.ChoiceField:
+    return serializers.ChoiceField(
+        choices=choices,
+        default=default,
+        error_messages={"invalid_choice": f"{name} must be one of {', '.join(choices)} (got \"{{input}}\")."},
+    )
+
+
+class BaseInputSerializer(serializers.Serializer):
+    imageUrl = serializers.CharField(required=False, max_length=4000, help_text="http(s) URL of a JPEG, PNG or WebP image")
+    imageBase64 = serializers.CharField(required=False, help_text="The image as base64 or a data: URI")
+    inputImageType = _choice("inputImageType", IMAGE_TYPES, "universal")
+    shouldEnhanceFaces = StrictBooleanField(required=False, default=False)
+    shouldPreserveBlur = StrictBooleanField(required=False, default=False)
+
+    def validate_imageUrl(self, value: str) -> str:
+        value = value.strip()
+        if not value.lower().startswith(("http://", "https://")):
+            raise serializers.ValidationError("imageUrl must be an http or https URL.")
+        return value
+
+
+class PreciseInputSerializer(BaseInputSerializer):
+    upscaleFactor = StrictNumberField("upscaleFactor", 1, 16, required=False, default=4)
+
+
+class SmartInputSerializer(BaseInputSerializer):
+    upscaleFactor = StrictNumberField("upscaleFactor", 1, 4, required=False, default=2)
+    globalCreativity = StrictNumberField("globalCreativity", 0, 10, integer=True, required=False, default=5)
+    detail = StrictNumberField("detail", 0, 10, integer=True, required=False, default=5)
+    description = serializers.CharField(
+        required=False,
+        default="",
+        allow_blank=True,
+        max_length=1000,
+        trim_whitespace=True,
+        error_messages={"max_length": "description must be at most 1000 characters."},
+    )
+
+
+class DynamicInputSerializer(SmartInputSerializer):
+    resemblance = StrictNumberField("resemblance", 0, 10, integer=True, required=False, default=8)
+    shouldPreserveHands = StrictBooleanField(required=False, default=False)
+
+
+class RestoreInputSerializer(BaseInputSerializer):
+    pass
+
+
+INPUT_SERIALIZERS = {
+    "precise": PreciseInputSerializer,
+    "dynamic": DynamicInputSerializer,
+    "smart": SmartInputSerializer,
+    "restore": RestoreInputSerializer,
+}
+
+
+def submit_request_serializer(mode: str) -> type[serializers.Serializer]:
+    """The documented request body for a mode: {"webhook": ..., "input": {...}}."""
+    return type(
+        f"{mode.capitalize()}Request",
+        (serializers.Serializer,),
+        {
+            "webhook": serializers.URLField(required=False, help_text="Receives the final status payload"),
+            "input": INPUT_SERIALIZERS[mode](),
+        },
+    )
+
+
+class SubmitResponseSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    status = serializers.ChoiceField(choices=["IN_QUEUE"])
+    creditCost = serializers.IntegerField()
+
+
+class StatusSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    status = serializers.ChoiceField(choices=["IN_QUEUE", "IN_PROGRESS", "SUCCESS", "FAILED", "CANCELED"])
+    creditCost = serializers.IntegerField()
+    progress = serializers.IntegerField(required=False, help_text="0-100, while unfinished")
+    imageUrl = serializers.URLField(required=False, help_text="Full-quality PNG (SUCCESS)")
+    compressedImageUrl = serializers.URLField(required=False, help_text="JPEG, quality 85 (SUCCESS)")
+    expiresAt = serializers.DateTimeField(required=False, help_text="When both URLs stop working")
+    error = serializers.CharField(required=False, help_text="Why it failed (FAILED, CANCELED)")
+    mode = serializers.CharField()
+    outputWidth = serializers.IntegerField()
+    outputHeight = serializers.IntegerField()
+    createdAt = serializers.DateTimeField()
+
+
+class ErrorSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["FAILED"])
+    error = serializers.CharField()
+
+
+class JobListSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    page = serializers.IntegerField()
+    pageSize = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = StatusSerializer(many=True)
+
+
+class AccountSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    balance = serializers.IntegerField(help_text="Credits available")
+    unfinishedJobs = serializers.IntegerField()
+    limits = serializers.DictField()

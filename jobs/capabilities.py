@@ -1,0 +1,42 @@
+"""Which modes this deployment serves, and with which models (torch-free)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from inference import registry
+
+MODES = ("precise", "dynamic", "smart", "restore")
+# Modes that have an engine in inference/engines/. Smart (diffusion) is not built yet.
+ENGINE_MODES = ("precise", "dynamic", "restore")
+
+
+def missing_models(mode: str, image_type: str = "universal") -> list[str]:
+    return registry.missing_for(mode, image_type, directory=settings.UPSCALER_MODEL_DIR)
+
+
+def unavailable_reason(mode: str, image_type: str = "universal") -> str | None:
+    """None if the mode can run here, else a message for a 503 that says what is missing."""
+    if mode not in ENGINE_MODES:
+        return (
+            f"The {mode} mode is not available on this deployment: it needs a diffusion "
+            "upscaling engine, which is not installed."
+        )
+    missing = missing_models(mode, image_type)
+    if not missing:
+        return None
+    names = ", ".join(missing)
+    return (
+        f"The {mode} mode is not available on this deployment: model {names} is not installed "
+        f"in {settings.UPSCALER_MODEL_DIR}. An operator installs it with "
+        "'python manage.py fetch_models'."
+    )
+
+
+def describe() -> list[dict]:
+    out = []
+    for mode in MODES:
+        models = sorted({m for t in ("universal", "anime") for m in registry.models_for(mode, t)})
+        reason = unavailable_reason(mode)
+        out.append({"mode": mode, "available": reason is None, "models": models, "reason": reason})
+    return out

@@ -1,0 +1,113 @@
+"""Job state changes. Each is a conditional UPDATE, so two processes racing on one job
+cannot both win: the one whose UPDATE matched a row owns the transition."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from billing import ledger
+from jobs.models import REFUND_NOTE, Job
+
+log = logging.getLogger(__name__)
+
+
+def enqueue(job: Job) -> None:
+    """Queue the job's task once the transaction that created it commits."""
+    from jobs.tasks import run_job
+
+    def send():
+        try:
+            run_job.apply_async(args=[str(job.id)])
+        except Exception:
+            # The job is safe in the database; the maintenance sweep sends it later.
+            log.exception("Could not queue job %s now; the sweep will re-queue it", job.id)
+
+    transaction.on_commit(send)
+
+
+def claim(job_id, worker: str = "") -> Job | None:
+    """IN_QUEUE -> IN_PROGRESS for this worker. None if someone else has it or it is done."""
+    now = timezone.now()
+    claimed = Job.objects.filter(pk=job_id, status=Job.Status.IN_QUEUE).update(
+        status=Job.Status.IN_PROGRESS,
+        started_at=now,
+        progress=0,
+        attempts=F("attempts") + 1,
+        worker=worker[:200],
+    )
+    return Job.objects.get(pk=job_id) if claimed else None
+
+
+def set_progress(job_id, percent: int) -> None:
+    Job.objects.filter(pk=job_id, status=Job.Status.IN_PROGRESS, progress__lt=percent).update(
+        progress=min(max(int(percent), 0), 99)
+    )
+
+
+def succeed(job: Job, *, image_name: str, compressed_name: str, engine: str) -> bool:
+    from jobs import storage
+
+    now = timezone.now()
+    expires_at = now + timedelta(seconds=settings.OUTPUT_TTL_SECONDS)
+    with transaction.atomic():
+        done = Job.objects.filter(pk=job.pk, status=Job.Status.IN_PROGRESS).update(
+            status=Job.Status.SUCCESS,
+            progress=100,
+            finished_at=now,
+            engine=engine[:100],
+            image_name=image_name,
+            compressed_image_name=compressed_name,
+            image_url=storage.expiring_url(image_name, expires_at),
+            compressed_image_url=storage.expiring_url(compressed_name, expires_at),
+            expires_at=expires_at,
+        )
+        if done:
+            _notify(job)
+    return bool(done)
+
+
+def fail(job: Job, reason: str, *, from_statuses=Job.UNFINISHED) -> bool:
+    """Mark the job FAILED and refund it, exactly once."""
+    with transaction.atomic():
+        done = Job.objects.filter(pk=job.pk, status__in=from_statuses).update(
+            status=Job.Status.FAILED,
+            finished_at=timezone.now(),
+            error=f"{reason.rstrip('.')}. {REFUND_NOTE}",
+        )
+        if done:
+            ledger.refund_job(job, reason=reason)
+            _notify(job)
+    return bool(done)
+
+
+def cancel(job: Job) -> bool:
+    """A queued job is canceled and refunded; a running or finished one is not."""
+    with transaction.atomic():
+        done = Job.objects.filter(pk=job.pk, status=Job.Status.IN_QUEUE).update(
+            status=Job.Status.CANCELED,
+            finished_at=timezone.now(),
+            error=f"The job was canceled. {REFUND_NOTE}",
+        )
+        if done:
+            ledger.refund_job(job, reason="canceled")
+    return bool(done)
+
+
+def _notify(job: Job) -> None:
+    if job.webhook_url:
+        from jobs.tasks import deliver_webhook
+
+        transaction.on_commit(lambda: _send_webhook_task(deliver_webhook, job))
+
+
+def _send_webhook_task(task, job: Job) -> None:
+    try:
+        task.apply_async(args=[str(job.id)])
+    except Exception:
+        log.exception("Could not queue the webhook for job %s", job.id)

@@ -1,0 +1,151 @@
+"""A job: one image, one mode, from IN_QUEUE to SUCCESS, FAILED or CANCELED."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.db.models import Q
+
+REFUND_NOTE = "Your credits have been refunded."
+
+
+class Job(models.Model):
+    class Status(models.TextChoices):
+        IN_QUEUE = "IN_QUEUE"
+        IN_PROGRESS = "IN_PROGRESS"
+        SUCCESS = "SUCCESS"
+        FAILED = "FAILED"
+        CANCELED = "CANCELED"
+
+    class Mode(models.TextChoices):
+        PRECISE = "precise"
+        DYNAMIC = "dynamic"
+        SMART = "smart"
+        RESTORE = "restore"
+
+    UNFINISHED = (Status.IN_QUEUE, Status.IN_PROGRESS)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    account = models.ForeignKey("billing.Account", on_delete=models.PROTECT, related_name="jobs")
+    mode = models.CharField(max_length=16, choices=Mode.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.IN_QUEUE)
+    # The validated input fields, camelCase as the client sent them (image excluded).
+    params = models.JSONField(default=dict)
+    webhook_url = models.URLField(max_length=2000, blank=True, default="")
+    credit_cost = models.PositiveIntegerField()
+    seed = models.BigIntegerField(null=True, blank=True)
+
+    input_name = models.CharField(max_length=300, help_text="Storage path of the input image")
+    input_format = models.CharField(max_length=8, blank=True, default="")
+    input_width = models.PositiveIntegerField()
+    input_height = models.PositiveIntegerField()
+    output_width = models.PositiveIntegerField()
+    output_height = models.PositiveIntegerField()
+
+    progress = models.PositiveSmallIntegerField(default=0)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    engine = models.CharField(max_length=100, blank=True, default="")
+    error = models.TextField(blank=True, default="")
+    worker = models.CharField(max_length=200, blank=True, default="")
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    image_name = models.CharField(max_length=300, blank=True, default="")
+    compressed_image_name = models.CharField(max_length=300, blank=True, default="")
+    image_url = models.TextField(blank=True, default="")
+    compressed_image_url = models.TextField(blank=True, default="")
+    expires_at = models.DateTimeField(null=True, blank=True)
+    files_deleted_at = models.DateTimeField(null=True, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            # The account's job list (GET /api/v1/jobs) and the unfinished-jobs cap.
+            models.Index(fields=["account", "-created_at"], name="job_account_recent"),
+            # The maintenance sweep for jobs stuck IN_QUEUE or IN_PROGRESS.
+            models.Index(
+                fields=["status", "created_at"],
+                name="job_unfinished",
+                condition=Q(status__in=["IN_QUEUE", "IN_PROGRESS"]),
+            ),
+            # The purge of expired outputs.
+            models.Index(
+                fields=["expires_at"],
+                name="job_files_to_purge",
+                condition=Q(files_deleted_at__isnull=True, expires_at__isnull=False),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.mode} {self.id} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status not in self.UNFINISHED
+
+    @property
+    def queue_seconds(self) -> float | None:
+        if self.started_at is None:
+            return None
+        return (self.started_at - self.created_at).total_seconds()
+
+    @property
+    def processing_seconds(self) -> float | None:
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
+
+    def to_status_dict(self, base_url: str = "") -> dict:
+        """The public status payload (GET /api/v1/status/<id> and webhooks)."""
+        data: dict = {"id": str(self.id), "status": self.status, "creditCost": self.credit_cost}
+        if self.status in self.UNFINISHED:
+            data["progress"] = self.progress
+        elif self.status == self.Status.SUCCESS:
+            data["imageUrl"] = _absolute(self.image_url, base_url)
+            data["compressedImageUrl"] = _absolute(self.compressed_image_url, base_url)
+            data["expiresAt"] = _iso(self.expires_at)
+        else:
+            data["error"] = self.error
+        data["mode"] = self.mode
+        data["outputWidth"] = self.output_width
+        data["outputHeight"] = self.output_height
+        data["createdAt"] = _iso(self.created_at)
+        return data
+
+
+class WebhookDelivery(models.Model):
+    """One attempt to POST a job's final payload to its webhook."""
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="webhook_deliveries")
+    attempt = models.PositiveSmallIntegerField()
+    url = models.URLField(max_length=2000)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    succeeded = models.BooleanField(default=False)
+    error = models.CharField(max_length=500, blank=True, default="")
+    response_body = models.CharField(max_length=1000, blank=True, default="")
+    duration_ms = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "webhook deliveries"
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        outcome = self.status_code or self.error or "?"
+        return f"attempt {self.attempt} -> {outcome}"
+
+
+def _iso(value) -> str | None:
+    if value is None:
+        return None
+    return value.isoformat().replace("+00:00", "Z")
+
+
+def _absolute(url: str, base_url: str) -> str:
+    if not url or url.startswith(("http://", "https://")):
+        return url
+    return f"{base_url}{url}"

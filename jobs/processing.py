@@ -1,0 +1,122 @@
+"""Runs one claimed job through the inference engine and stores its outputs.
+
+Runs on inference workers only: `inference.api` (and so torch) is imported here, inside the
+function, so the web tier never imports it."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from django.conf import settings
+from django.utils import timezone
+
+from jobs import lifecycle, storage
+from jobs.models import Job
+
+log = logging.getLogger(__name__)
+
+
+class ProgressReporter:
+    """Engine progress (0.0-1.0) -> Job.progress, at most every `interval` seconds."""
+
+    def __init__(self, job_id, interval: float = 0.5):
+        self.job_id, self.interval = job_id, interval
+        self.last_percent, self.last_write = 0, 0.0
+
+    def __call__(self, fraction: float) -> None:
+        percent = min(int(fraction * 100), 99)
+        now = time.monotonic()
+        if percent > self.last_percent and now - self.last_write >= self.interval:
+            lifecycle.set_progress(self.job_id, percent)
+            self.last_percent, self.last_write = percent, now
+
+
+class Heartbeat:
+    """Marks the job alive while it runs, so the sweep can tell a dead worker's job."""
+
+    def __init__(self, job_id, every: float):
+        self.job_id, self.every = job_id, every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name=f"heartbeat-{job_id}")
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        from django.db import connection
+
+        try:
+            while not self._stop.wait(self.every):
+                Job.objects.filter(pk=self.job_id, status=Job.Status.IN_PROGRESS).update(
+                    heartbeat_at=timezone.now()
+                )
+        finally:
+            connection.close()
+
+
+def engine_params(job: Job):
+    from inference.api import UpscaleParams
+
+    p = job.params
+    return UpscaleParams(
+        mode=job.mode,
+        scale=float(p.get("upscaleFactor", 1.0)) if job.mode != "restore" else 1.0,
+        image_type=p.get("inputImageType", "universal"),
+        creativity=int(p.get("globalCreativity", 5)),
+        detail=int(p.get("detail", 5)),
+        resemblance=int(p.get("resemblance", 8)),
+        description=p.get("description", ""),
+        enhance_faces=bool(p.get("shouldEnhanceFaces", False)),
+        preserve_blur=bool(p.get("shouldPreserveBlur", False)),
+        preserve_hands=bool(p.get("shouldPreserveHands", False)),
+        seed=job.seed,
+    )
+
+
+def process(job: Job) -> bool:
+    """Upscale, store the PNG and the JPEG, mark SUCCESS. Exceptions propagate to the task."""
+    from inference.api import upscale
+    from inference.imageio import encode_jpeg, encode_png
+
+    data = storage.read(job.input_name)
+    with Heartbeat(job.id, settings.JOB_HEARTBEAT_SECONDS):
+        result = upscale(
+            data, engine_params(job), progress=ProgressReporter(job.id),
+            model_dir=settings.UPSCALER_MODEL_DIR,
+        )
+    if (result.width, result.height) != (job.output_width, job.output_height):
+        raise RuntimeError(
+            f"engine produced {result.width}x{result.height}, expected "
+            f"{job.output_width}x{job.output_height}"
+        )
+    png = encode_png(result.image, result.icc_profile)
+    jpeg = encode_jpeg(result.image, result.icc_profile, quality=85)
+    image_name = storage.save(f"outputs/{job.id}.png", png)
+    compressed_name = storage.save(f"outputs/{job.id}.jpg", jpeg)
+    log.info("job %s: %s in %.2fs -> %dx%d", job.id, result.engine, result.seconds, result.width, result.height)
+    if lifecycle.succeed(job, image_name=image_name, compressed_name=compressed_name, engine=result.engine):
+        return True
+    # Canceled or finished elsewhere meanwhile: keep nothing of ours.
+    job.refresh_from_db()
+    if image_name != job.image_name:
+        storage.delete(image_name, compressed_name)
+    return False
+
+
+def client_message(exc: BaseException) -> str:
+    """What the client reads in `error`: our typed errors say what to do; others don't leak."""
+    from inference.errors import InferenceError
+    from inference.imageio import ImageError
+
+    if isinstance(exc, ImageError):
+        return str(exc)
+    if isinstance(exc, InferenceError):
+        return f"The upscaling engine failed: {exc}"
+    return "The upscaling engine failed with an internal error"

@@ -1,0 +1,162 @@
+"""Outbound HTTP for client-supplied URLs (imageUrl, webhooks) that cannot reach the inside.
+
+Every connection is checked on the address it actually connected to, after DNS, so a
+hostname resolving (or re-resolving) to a private address fails, as do IPv6 loopback,
+link-local and metadata addresses and numeric forms like http://2130706433/. Redirects are
+followed by hand, re-checked, at most MAX_REDIRECTS times.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from urllib.parse import urljoin, urlsplit
+
+import requests
+from django.conf import settings
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+MAX_REDIRECTS = 3
+USER_AGENT = "upscaler-platform/1.0"
+
+
+class BlockedURLError(ValueError):
+    """The URL may not be fetched; the message says why."""
+
+
+def check_address(address: str) -> None:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    if settings.UPSCALER_ALLOW_PRIVATE_URLS:
+        return
+    if not ip.is_global or ip.is_multicast:
+        raise BlockedURLError(
+            f"the address {ip} is not public (loopback, private, link-local, metadata and "
+            "multicast addresses are refused)"
+        )
+
+
+def _checked(sock):
+    try:
+        check_address(sock.getpeername()[0])
+    except BlockedURLError:
+        sock.close()
+        raise
+    return sock
+
+
+class _GuardedHTTPConnection(HTTPConnection):
+    def _new_conn(self):
+        return _checked(super()._new_conn())
+
+
+class _GuardedHTTPSConnection(HTTPSConnection):
+    def _new_conn(self):
+        return _checked(super()._new_conn())
+
+
+class _GuardedHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _GuardedHTTPConnection
+
+
+class _GuardedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _GuardedHTTPSConnection
+
+
+class _GuardedAdapter(HTTPAdapter):
+    def init_poolmanager(self, *args, **kwargs):
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _GuardedHTTPPool, "https": _GuardedHTTPSPool}
+        self.poolmanager.key_fn_by_scheme = dict(self.poolmanager.key_fn_by_scheme)
+
+
+def session() -> requests.Session:
+    s = requests.Session()
+    s.trust_env = False  # never route client URLs through an operator's proxy settings
+    adapter = _GuardedAdapter(max_retries=0)
+    s.mount("http://", adapter)
+    s.mount("https://", adapter)
+    s.headers["User-Agent"] = USER_AGENT
+    return s
+
+
+def check_url(url: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise BlockedURLError("only http and https URLs are allowed")
+    if not parts.hostname:
+        raise BlockedURLError("the URL has no host")
+    if parts.username or parts.password:
+        raise BlockedURLError("URLs with credentials are not allowed")
+
+
+def _unwrap(exc: Exception) -> BlockedURLError | None:
+    seen = exc
+    while seen is not None:
+        if isinstance(seen, BlockedURLError):
+            return seen
+        for arg in getattr(seen, "args", ()):
+            if isinstance(arg, BlockedURLError):
+                return arg
+            if isinstance(arg, Exception) and arg is not seen:
+                found = _unwrap(arg)
+                if found:
+                    return found
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def request(method: str, url: str, *, timeout: tuple[float, float], **kwargs) -> requests.Response:
+    """One request, no redirects followed, the peer address checked. Raises BlockedURLError."""
+    check_url(url)
+    with session() as s:
+        try:
+            return s.request(method, url, timeout=timeout, allow_redirects=False, **kwargs)
+        except requests.RequestException as exc:
+            blocked = _unwrap(exc)
+            if blocked:
+                raise blocked from None
+            raise
+
+
+class FetchError(ValueError):
+    """The image could not be fetched; the message says why, for the client."""
+
+
+def fetch(url: str, *, max_bytes: int) -> bytes:
+    """GET a client's image URL: redirects re-checked, the size cap enforced while reading."""
+    timeout = (settings.IMAGE_FETCH_CONNECT_TIMEOUT, settings.IMAGE_FETCH_READ_TIMEOUT)
+    for _ in range(MAX_REDIRECTS + 1):
+        try:
+            response = request("GET", url, timeout=timeout, stream=True)
+        except BlockedURLError as exc:
+            raise FetchError(f"imageUrl is not allowed: {exc}.") from None
+        except requests.Timeout:
+            raise FetchError("imageUrl could not be fetched: the server did not answer in time.") from None
+        except requests.RequestException as exc:
+            raise FetchError(f"imageUrl could not be fetched: {type(exc).__name__}.") from None
+        with response:
+            if response.is_redirect:
+                url = urljoin(url, response.headers.get("Location", ""))
+                continue
+            if response.status_code != 200:
+                raise FetchError(f"imageUrl could not be fetched: the server answered HTTP {response.status_code}.")
+            declared = response.headers.get("Content-Length")
+            if declared and declared.isdigit() and int(declared) > max_bytes:
+                raise FetchError(_too_large(max_bytes))
+            body = bytearray()
+            try:
+                for chunk in response.iter_content(64 * 1024):
+                    body += chunk
+                    if len(body) > max_bytes:
+                        raise FetchError(_too_large(max_bytes))
+            except requests.RequestException:
+                raise FetchError("imageUrl could not be fetched: the download was interrupted.") from None
+            return bytes(body)
+    raise FetchError(f"imageUrl could not be fetched: more than {MAX_REDIRECTS} redirects.")
+
+
+def _too_large(max_bytes: int) -> str:
+    return f"The image is larger than {max_bytes // (1024 * 1024)} MB, the largest allowed."

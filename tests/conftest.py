@@ -1,0 +1,177 @@
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import redis
+
+from tests.servers import FileServer, WebhookReceiver
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def require_service(name: str, check) -> None:
+    """A test service that cannot be reached fails the test under CI and skips it elsewhere."""
+    try:
+        check()
+    except Exception as exc:
+        message = f"{name} is not reachable: {exc}"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+@pytest.fixture
+def account(db):
+    from billing import ledger
+    from billing.models import Account, ApiKey
+
+    acc = Account.objects.create(name="acme")
+    ledger.top_up(acc, 100, memo="test credits")
+    _, raw = ApiKey.issue(acc)
+    acc.raw_key = raw
+    return acc
+
+
+@pytest.fixture
+def other_account(db):
+    from billing import ledger
+    from billing.models import Account, ApiKey
+
+    acc = Account.objects.create(name="other")
+    ledger.top_up(acc, 100)
+    _, raw = ApiKey.issue(acc)
+    acc.raw_key = raw
+    return acc
+
+
+@pytest.fixture
+def api(client, account):
+    """Django's test client, authenticated as `account`."""
+
+    class Api:
+        def __init__(self, key):
+            self.key = key
+
+        def headers(self):
+            return {"HTTP_AUTHORIZATION": f"Bearer {self.key}"} if self.key else {}
+
+        def post(self, path, body=None, **extra):
+            return client.post(f"/api/v1/{path}", body or {}, content_type="application/json", **self.headers(), **extra)
+
+        def post_form(self, path, data, **extra):
+            return client.post(f"/api/v1/{path}", data, **self.headers(), **extra)
+
+        def get(self, path, **extra):
+            return client.get(f"/api/v1/{path}", **self.headers(), **extra)
+
+        def as_key(self, key):
+            return Api(key)
+
+    return Api(account.raw_key)
+
+
+@pytest.fixture
+def file_server():
+    with FileServer() as server:
+        yield server
+
+
+@pytest.fixture
+def webhook_receiver():
+    with WebhookReceiver() as receiver:
+        yield receiver
+
+
+def redis_url() -> str:
+    return os.environ["CELERY_BROKER_URL"]
+
+
+@pytest.fixture(scope="session")
+def broker():
+    require_service("Redis", lambda: redis.Redis.from_url(redis_url()).ping())
+    redis.Redis.from_url(redis_url()).flushdb()
+    return redis_url()
+
+
+class WorkerProcess:
+    def __init__(self, env: dict, log_path: Path, queues: str = "inference,webhooks,maintenance"):
+        self.env, self.log_path, self.queues = env, log_path, queues
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 90) -> WorkerProcess:
+        bindir = Path(sys.executable).parent
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [str(bindir / "celery"), "-A", "upscaler_platform", "worker", "-Q", self.queues,
+             "--concurrency", "2", "--loglevel", "INFO", "--without-gossip", "--without-mingle",
+             "--hostname", f"test-{os.getpid()}-{time.time_ns()}@%h"],
+            cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"worker exited: {self.log_path.read_text()[-3000:]}")
+            if b" ready." in self.log_path.read_bytes():
+                return self
+            time.sleep(0.2)
+        raise RuntimeError(f"worker not ready in {timeout}s: {self.log_path.read_text()[-3000:]}")
+
+    def kill(self, sig=signal.SIGKILL) -> None:
+        """Kill the whole process group (main process and pool children)."""
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, sig)
+            self.proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def worker_env(live_server_url: str, **extra) -> dict:
+    from django.db import connection
+
+    env = dict(os.environ)
+    db = connection.settings_dict
+    env["DATABASE_URL"] = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    env["PUBLIC_BASE_URL"] = live_server_url
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(extra)
+    return env
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, django_db_blocker, live_server, broker, tmp_path_factory):
+    """A real Celery worker process on the test database and the Redis broker."""
+    with django_db_blocker.unblock():
+        env = worker_env(live_server.url)
+    worker = WorkerProcess(env, tmp_path_factory.mktemp("worker") / "worker.log").start()
+    yield worker
+    worker.stop()
+
+
+@pytest.fixture
+def make_worker(django_db_setup, live_server, broker, tmp_path):
+    """Start extra worker processes within a test (fault tests); all stopped afterwards."""
+    started: list[WorkerProcess] = []
+
+    def start(**extra) -> WorkerProcess:
+        worker = WorkerProcess(worker_env(live_server.url, **extra), tmp_path / f"worker{len(started)}.log").start()
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()

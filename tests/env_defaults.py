@@ -1,0 +1,22 @@
+"""Loaded as a pytest plugin (`-p tests.env_defaults`) before Django reads its settings:
+the test environment, on the real local services (PostgreSQL, Redis)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_MODELS = REPO.parent / "shared" / "models"
+
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/upscaler")
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/13")
+os.environ.setdefault("CELERY_BROKER_URL", os.environ["REDIS_URL"])
+os.environ.setdefault("UPSCALER_MODEL_DIR", str(SHARED_MODELS))
+os.environ.setdefault("UPSCALER_DATA_DIR", tempfile.mkdtemp(prefix="upscaler-test-"))
+# Test servers (images, webhook receivers) listen on 127.0.0.1; SSRF tests switch this off.
+os.environ.setdefault("UPSCALER_ALLOW_PRIVATE_URLS", "true")
+os.environ.setdefault("WEBHOOK_RETRY_BASE_SECONDS", "0.3")
+os.environ.setdefault("SECRET_KEY", "test-secret-key")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "upscaler_platform.settings")

@@ -1,0 +1,44 @@
+"""A client of the public API over real HTTP, as an Upsampler client would use it."""
+
+from __future__ import annotations
+
+import io
+import time
+
+import requests
+from PIL import Image
+
+
+class Client:
+    def __init__(self, base_url: str, key: str):
+        self.base = base_url.rstrip("/") + "/api/v1"
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Bearer {key}"
+
+    def submit(self, path: str, body: dict) -> requests.Response:
+        return self.session.post(f"{self.base}/{path}", json=body, timeout=60)
+
+    def status(self, job_id: str) -> dict:
+        r = self.session.get(f"{self.base}/status/{job_id}", timeout=30)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    def wait(self, job_id: str, timeout: float = 240) -> tuple[dict, list[int]]:
+        """Poll until the job ends; returns the final payload and the progress values seen."""
+        seen: list[int] = []
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            body = self.status(job_id)
+            if body["status"] in ("SUCCESS", "FAILED", "CANCELED"):
+                return body, seen
+            seen.append(body.get("progress", 0))
+            time.sleep(0.2)
+        raise AssertionError(f"job {job_id} still {body['status']} after {timeout}s")
+
+
+def download_image(url: str) -> tuple[Image.Image, bytes]:
+    r = requests.get(url, timeout=30)
+    assert r.status_code == 200, (url, r.status_code, r.text[:200])
+    image = Image.open(io.BytesIO(r.content))
+    image.load()
+    return image, r.content

@@ -1,0 +1,73 @@
+"""A job whose engine raises ends FAILED with its credits refunded exactly once."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from billing.models import LedgerEntry
+from jobs.models import Job
+from jobs.tasks import run_job
+from tests import images
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def queued_job(api, account):
+    r = api.post("dynamic-upscale", {"input": {"imageBase64": base64.b64encode(images.png(1024, 1024)).decode()}})
+    assert r.status_code == 200, r.content
+    return Job.objects.get(pk=r.json()["id"])
+
+
+def test_it_fails_and_refunds_when_the_engine_raises(queued_job, account, monkeypatch):
+    import inference.api
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("CUDA exploded at 0xdeadbeef")
+
+    monkeypatch.setattr(inference.api, "upscale", broken)
+    account.refresh_from_db()
+    assert account.balance == 96
+
+    run_job(str(queued_job.pk))
+
+    queued_job.refresh_from_db()
+    assert queued_job.status == "FAILED" and queued_job.finished_at
+    assert queued_job.error == "The upscaling engine failed with an internal error. Your credits have been refunded."
+    assert "deadbeef" not in queued_job.error  # internals are logged, not shown
+    account.refresh_from_db()
+    assert account.balance == 100 == account.ledger_sum()
+    rows = LedgerEntry.objects.filter(job=queued_job).order_by("id")
+    assert [(r.kind, r.amount) for r in rows] == [("debit", -4), ("refund", 4)]
+
+    run_job(str(queued_job.pk))  # delivered again: nothing more happens
+    from billing import ledger
+
+    assert ledger.refund_job(queued_job) is False
+    assert LedgerEntry.objects.filter(job=queued_job).count() == 2
+
+
+def test_it_passes_typed_engine_errors_to_the_client(queued_job, monkeypatch):
+    import inference.api
+    from inference.errors import ModelNotInstalledError
+
+    def missing(*args, **kwargs):
+        raise ModelNotInstalledError("RealESRGAN_x4plus.safetensors is not in /models")
+
+    monkeypatch.setattr(inference.api, "upscale", missing)
+    run_job(str(queued_job.pk))
+    queued_job.refresh_from_db()
+    assert "RealESRGAN_x4plus.safetensors is not in /models" in queued_job.error
+
+
+def test_it_does_not_run_a_canceled_job(queued_job, api, monkeypatch):
+    import inference.api
+
+    calls = []
+    monkeypatch.setattr(inference.api, "upscale", lambda *a, **k: calls.append(1))
+    assert api.post(f"cancel/{queued_job.pk}").status_code == 200
+    run_job(str(queued_job.pk))
+    queued_job.refresh_from_db()
+    assert queued_job.status == "CANCELED" and calls == []

@@ -1,0 +1,113 @@
+"""Output URLs stop working when their TTL is up: signed app URLs locally, presigned on S3."""
+
+from __future__ import annotations
+
+import base64
+import socket
+import time
+
+import boto3
+import pytest
+import requests
+from django.test import override_settings
+
+from jobs import lifecycle, storage
+from jobs.models import Job
+from tests import images
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def running_job(api) -> Job:
+    r = api.post("precise-upscale", {"input": {"imageBase64": base64.b64encode(images.png()).decode()}})
+    assert r.status_code == 200, r.content
+    Job.objects.filter(pk=r.json()["id"]).update(status="IN_PROGRESS")
+    return Job.objects.get(pk=r.json()["id"])
+
+
+def finish(job: Job) -> Job:
+    png = storage.save(f"outputs/{job.pk}.png", images.png())
+    jpg = storage.save(f"outputs/{job.pk}.jpg", images.jpeg())
+    assert lifecycle.succeed(job, image_name=png, compressed_name=jpg, engine="test")
+    job.refresh_from_db()
+    return job
+
+
+def test_local_urls_are_signed_and_expire(api, live_server, settings):
+    settings.OUTPUT_TTL_SECONDS = 2
+    job = finish(running_job(api))
+    url = live_server.url + job.image_url
+    assert requests.get(url, timeout=10).content == images.png()
+    tampered = url.replace("signature=", "signature=0")
+    assert requests.get(tampered, timeout=10).status_code == 404
+    time.sleep(2.5)
+    gone = requests.get(url, timeout=10)
+    assert gone.status_code == 410 and "expired" in gone.text
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def s3_server():
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    creds = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": "us-east-1"}
+    boto3.client("s3", endpoint_url=endpoint, **creds).create_bucket(Bucket="outputs")
+    yield endpoint, creds
+    server.stop()
+
+
+def s3_storages(endpoint, creds):
+    return {
+        "default": {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {
+                "bucket_name": "outputs", "endpoint_url": endpoint, "access_key": creds["aws_access_key_id"],
+                "secret_key": creds["aws_secret_access_key"], "region_name": "us-east-1",
+                "querystring_auth": True, "signature_version": "s3v4", "addressing_style": "path",
+                "file_overwrite": True,
+            },
+        },
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
+def test_s3_urls_are_presigned_and_expire(api, s3_server, settings):
+    endpoint, creds = s3_server
+    settings.OUTPUT_TTL_SECONDS = 2
+    with override_settings(STORAGE_BACKEND="s3", STORAGES=s3_storages(endpoint, creds)):
+        job = finish(running_job(api))
+        assert job.image_url.startswith(f"{endpoint}/outputs/outputs/")
+        assert "X-Amz-Signature=" in job.image_url and "X-Amz-Expires=2" in job.image_url
+        ok = requests.get(job.image_url, timeout=10)
+        assert ok.status_code == 200 and ok.content == images.png()
+        time.sleep(3)
+        expired = requests.get(job.image_url, timeout=10)
+        assert expired.status_code == 403 and b"expired" in expired.content.lower()
+        keys = {o["Key"] for o in boto3.client("s3", endpoint_url=endpoint, **creds).list_objects_v2(Bucket="outputs")["Contents"]}
+        assert f"outputs/{job.pk}.png" in keys and job.input_name not in keys  # input saved before the override
+
+
+def test_the_purge_deletes_expired_files(api, settings):
+    from django.core.files.storage import default_storage
+
+    from jobs.tasks import purge_expired_outputs
+
+    settings.OUTPUT_TTL_SECONDS = 0
+    job = finish(running_job(api))
+    time.sleep(0.1)
+    assert default_storage.exists(job.image_name)
+    assert purge_expired_outputs() == 1
+    job.refresh_from_db()
+    assert job.files_deleted_at is not None
+    for name in (job.image_name, job.compressed_image_name, job.input_name):
+        assert not default_storage.exists(name)
+    assert purge_expired_outputs() == 0

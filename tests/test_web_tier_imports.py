@@ -1,0 +1,26 @@
+"""The web tier never imports torch: the API, admin and task modules load without it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+PROBE = """
+import sys, django
+django.setup()
+from django.urls import resolve
+import upscaler_platform.urls, jobs.api.views, jobs.tasks, jobs.submission, jobs.webhooks
+import billing.authentication
+resolve('/api/v1/precise-upscale')
+heavy = sorted(m for m in ('torch', 'torchvision', 'spandrel') if m in sys.modules)
+print(','.join(heavy) or 'clean')
+"""
+
+
+def test_it_serves_the_api_without_importing_torch():
+    out = subprocess.run([sys.executable, "-c", PROBE], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "clean"

@@ -44,6 +44,9 @@ class Account(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    # The API authenticates accounts, not Django users; DRF's permission check reads this.
+    is_authenticated = True
+
     def valid_webhook_secrets(self) -> list[str]:
         secrets_ = [self.webhook_secret]
         expires = self.previous_webhook_secret_expires_at

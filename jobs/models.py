@@ -138,6 +138,17 @@ class WebhookDelivery(models.Model):
         outcome = self.status_code or self.error or "?"
         return f"attempt {self.attempt} -> {outcome}"
 
+    def to_dict(self) -> dict:
+        return {
+            "attempt": self.attempt,
+            "url": self.url,
+            "statusCode": self.status_code,
+            "succeeded": self.succeeded,
+            "error": self.error,
+            "durationMs": self.duration_ms,
+            "createdAt": _iso(self.created_at),
+        }
+
 
 def _iso(value) -> str | None:
     if value is None:
@@ -149,3 +160,20 @@ def _absolute(url: str, base_url: str) -> str:
     if not url or url.startswith(("http://", "https://")):
         return url
     return f"{base_url}{url}"
+
+
+class IdempotencyRecord(models.Model):
+    """The first response to a submit sent with an `Idempotency-Key`, replayed for 24 hours."""
+
+    account = models.ForeignKey("billing.Account", on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64, help_text="sha256 of the endpoint and body")
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [
+            # Concurrent duplicates: exactly one INSERT wins, the others wait for its answer.
+            models.UniqueConstraint(fields=["account", "key"], name="idempotency_key_per_account"),
+        ]

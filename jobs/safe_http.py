@@ -1,14 +1,16 @@
 """Outbound HTTP for client-supplied URLs (imageUrl, webhooks) that cannot reach the inside.
 
-Every connection is checked on the address it actually connected to, after DNS, so a
-hostname resolving (or re-resolving) to a private address fails, as do IPv6 loopback,
-link-local and metadata addresses and numeric forms like http://2130706433/. Redirects are
+Every connection resolves the host itself, refuses it unless every address is public, and
+connects to the address it checked (so DNS rebinding fails); IPv6 loopback, link-local and
+metadata addresses and numeric forms like http://2130706433/ are refused the same way,
+before any packet is sent. Redirects are
 followed by hand, re-checked, at most MAX_REDIRECTS times.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import socket
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -38,23 +40,38 @@ def check_address(address: str) -> None:
         )
 
 
-def _checked(sock):
+def _resolve_checked(host: str, port: int) -> str:
+    """Resolve `host`; every address must be public. Returns the address to connect to, so
+    the connection goes to the address that was checked (a rebinding DNS answer between
+    check and connect cannot redirect it)."""
     try:
-        check_address(sock.getpeername()[0])
-    except BlockedURLError:
-        sock.close()
-        raise
-    return sock
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror:
+        raise BlockedURLError(f"the host {host!r} could not be resolved") from None
+    addresses = [info[4][0] for info in infos]
+    for address in addresses:
+        check_address(address)
+    return addresses[0]
 
 
-class _GuardedHTTPConnection(HTTPConnection):
+class _GuardedConnectionMixin:
     def _new_conn(self):
-        return _checked(super()._new_conn())
+        self._dns_host = _resolve_checked(self._dns_host, self.port)
+        sock = super()._new_conn()
+        try:  # belt and braces: the peer we actually reached
+            check_address(sock.getpeername()[0])
+        except BlockedURLError:
+            sock.close()
+            raise
+        return sock
 
 
-class _GuardedHTTPSConnection(HTTPSConnection):
-    def _new_conn(self):
-        return _checked(super()._new_conn())
+class _GuardedHTTPConnection(_GuardedConnectionMixin, HTTPConnection):
+    pass
+
+
+class _GuardedHTTPSConnection(_GuardedConnectionMixin, HTTPSConnection):
+    pass
 
 
 class _GuardedHTTPPool(HTTPConnectionPool):

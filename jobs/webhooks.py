@@ -59,7 +59,7 @@ def deliver(job: Job, attempt: int) -> tuple[WebhookDelivery, float | None]:
         record.status_code = response.status_code
         record.response_body = response.text[:1000]
         record.succeeded = 200 <= response.status_code < 300
-        if response.is_redirect:
+        if 300 <= response.status_code < 400:
             record.error = "redirects are not followed"
         if response.status_code in HONOURS_RETRY_AFTER:
             retry_after = _retry_after(response.headers.get("Retry-After"))

@@ -92,16 +92,18 @@ def redis_url() -> str:
     return os.environ["CELERY_BROKER_URL"]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="session", autouse=True)
 def broker():
+    """Redis is the broker, the cache and the rate-limit store; each run starts it empty so
+    counters keyed by (recycled) key ids do not leak from an earlier run."""
     require_service("Redis", lambda: redis.Redis.from_url(redis_url()).ping())
     redis.Redis.from_url(redis_url()).flushdb()
     return redis_url()
 
 
 class WorkerProcess:
-    def __init__(self, env: dict, log_path: Path, queues: str = "inference,webhooks,maintenance"):
-        self.env, self.log_path, self.queues = env, log_path, queues
+    def __init__(self, env: dict, log_path: Path, queues: str = "inference,webhooks,maintenance", beat: bool = False):
+        self.env, self.log_path, self.queues, self.beat = env, log_path, queues, beat
         self.proc: subprocess.Popen | None = None
 
     def start(self, timeout: float = 90) -> WorkerProcess:
@@ -110,7 +112,8 @@ class WorkerProcess:
         self.proc = subprocess.Popen(
             [str(bindir / "celery"), "-A", "upscaler_platform", "worker", "-Q", self.queues,
              "--concurrency", "2", "--loglevel", "INFO", "--without-gossip", "--without-mingle",
-             "--hostname", f"test-{os.getpid()}-{time.time_ns()}@%h"],
+             "--hostname", f"test-{os.getpid()}-{time.time_ns()}@%h",
+             *(["--beat", "--schedule", str(self.log_path.with_suffix(".beat"))] if self.beat else [])],
             cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         deadline = time.time() + timeout
@@ -167,8 +170,9 @@ def make_worker(django_db_setup, live_server, broker, tmp_path):
     """Start extra worker processes within a test (fault tests); all stopped afterwards."""
     started: list[WorkerProcess] = []
 
-    def start(**extra) -> WorkerProcess:
-        worker = WorkerProcess(worker_env(live_server.url, **extra), tmp_path / f"worker{len(started)}.log").start()
+    def start(beat: bool = False, **extra) -> WorkerProcess:
+        log = tmp_path / f"worker{len(started)}.log"
+        worker = WorkerProcess(worker_env(live_server.url, **extra), log, beat=beat).start()
         started.append(worker)
         return worker
 

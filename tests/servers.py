@@ -9,8 +9,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class _Server:
-    def __init__(self, handler_cls):
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler_cls)
+    def __init__(self, handler_cls, port: int = 0):
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), handler_cls)
         self.httpd.owner = self
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
@@ -83,11 +83,11 @@ class _WebhookHandler(BaseHTTPRequestHandler):
 class WebhookReceiver(_Server):
     """Records every POST; answers with the queued statuses, then 200."""
 
-    def __init__(self, responses: list[int] | None = None):
+    def __init__(self, responses: list[int] | None = None, port: int = 0):
         self.requests: list[dict] = []
         self.responses = list(responses or [])
         self.lock = threading.Lock()
-        super().__init__(_WebhookHandler)
+        super().__init__(_WebhookHandler, port)
 
     def wait_for(self, count: int, timeout: float = 30) -> list[dict]:
         deadline = time.time() + timeout

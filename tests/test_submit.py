@@ -129,7 +129,10 @@ def test_it_refuses_outputs_over_the_cap_and_names_the_largest_factor(api, accou
     settings.MAX_OUTPUT_PIXELS = 1_000_000
     r = api.post("precise-upscale", {"input": {"imageBase64": b64(images.png(500, 500)), "upscaleFactor": 4}})
     assert r.status_code == 400
-    assert "largest upscaleFactor allowed" in r.json()["error"] and " 2 " in r.json()["error"] + " "
+    assert r.json()["error"] == (
+        "The output would be 2000x2000 (4.0 MP), over the 1 MP limit: the largest "
+        "upscaleFactor allowed for this 500x500 image is 2."
+    )
     assert_nothing_charged(account)
 
 

@@ -101,6 +101,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)  # whitenoise warns at every start until collectstatic ran
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(DATA_DIR / "media")))
 
 # --- Storage of inputs and outputs -------------------------------------------------------
@@ -154,6 +155,20 @@ PRICE_PER_OUTPUT_MEGAPIXEL = {
 }
 PRICE_FLAT = {"restore": env_int("PRICE_RESTORE", 8)}
 
+# --- Cache and rate limits (shared by every web process through Redis) -------------------------
+REDIS_URL = env_str("REDIS_URL", "")
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    # Embedded default: a cache in the SQLite database, shared by the web processes.
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "cache"}}
+RATE_LIMIT_CACHE = "default"
+# (requests, window seconds) per API key and scope.
+RATE_LIMITS = {
+    "submit": [(env_int("RATE_LIMIT_SUBMITS_PER_MINUTE", 90), 60), (env_int("RATE_LIMIT_SUBMITS_PER_HOUR", 6000), 3600)],
+    "status": [(env_int("RATE_LIMIT_STATUS_PER_MINUTE", 240), 60)],
+}
+
 # --- Jobs and webhooks ---------------------------------------------------------------------
 MAX_UNFINISHED_JOBS_PER_ACCOUNT = env_int("MAX_UNFINISHED_JOBS_PER_ACCOUNT", 100)
 JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 3)
@@ -169,7 +184,6 @@ WEBHOOK_MAX_RETRIES = env_int("WEBHOOK_MAX_RETRIES", 3)
 WEBHOOK_RETRY_BASE_SECONDS = env_float("WEBHOOK_RETRY_BASE_SECONDS", 30.0)
 
 # --- Celery ---------------------------------------------------------------------------------
-REDIS_URL = env_str("REDIS_URL", "")
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL or "filesystem://")
 CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
 if CELERY_BROKER_URL.startswith("filesystem://"):
@@ -191,6 +205,10 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+# Publishing must not hang a request while the broker is down: the job is in the database
+# and the sweep sends it once the broker is back.
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
 
 # --- Logging --------------------------------------------------------------------------------
 LOGGING = {

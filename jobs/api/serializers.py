@@ -165,4 +165,31 @@ class AccountSerializer(serializers.Serializer):
     name = serializers.CharField()
     balance = serializers.IntegerField(help_text="Credits available")
     unfinishedJobs = serializers.IntegerField()
-    limits = serializers.DictField()
+    limits = serializers.DictField(child=serializers.IntegerField())
+    webhookSecret = serializers.CharField(help_text="whsec_ secret that signs webhooks (Standard Webhooks)")
+
+
+class WebhookSecretSerializer(serializers.Serializer):
+    webhookSecret = serializers.CharField()
+    previousSecretValidUntil = serializers.DateTimeField()
+
+
+class WebhookDeliverySerializer(serializers.Serializer):
+    attempt = serializers.IntegerField()
+    url = serializers.CharField()
+    statusCode = serializers.IntegerField(allow_null=True)
+    succeeded = serializers.BooleanField()
+    error = serializers.CharField(allow_blank=True)
+    durationMs = serializers.IntegerField()
+    createdAt = serializers.DateTimeField()
+
+
+class ModeSerializer(serializers.Serializer):
+    mode = serializers.CharField()
+    available = serializers.BooleanField()
+    models = serializers.ListField(child=serializers.CharField())
+    reason = serializers.CharField(allow_null=True)
+
+
+class ModesSerializer(serializers.Serializer):
+    modes = ModeSerializer(many=True)

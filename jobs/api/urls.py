@@ -10,6 +10,9 @@ urlpatterns = [
     path("status/<str:job_id>", views.StatusView.as_view(), name="status"),
     path("cancel/<str:job_id>", views.CancelView.as_view(), name="cancel"),
     path("jobs", views.JobListView.as_view(), name="jobs"),
+    path("jobs/<str:job_id>/webhook-deliveries", views.WebhookDeliveriesView.as_view(), name="webhook-deliveries"),
+    path("jobs/<str:job_id>/redeliver-webhook", views.RedeliverWebhookView.as_view(), name="redeliver-webhook"),
     path("account", views.AccountView.as_view(), name="account"),
+    path("account/webhook-secret", views.WebhookSecretView.as_view(), name="webhook-secret"),
     path("modes", views.ModesView.as_view(), name="modes"),
 ]

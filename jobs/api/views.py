@@ -3,6 +3,7 @@ jobs/submission.py, state changes in jobs/lifecycle.py."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 
@@ -13,13 +14,31 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from jobs import capabilities, lifecycle
+from jobs import capabilities, idempotency, lifecycle
+from jobs.api import ratelimit
 from jobs.api import serializers as s
 from jobs.api.errors import ApiError
 from jobs.models import Job
 from jobs.submission import Submission, read_image, submit
 
-ERRORS = {code: s.ErrorSerializer for code in (400, 401, 403, 429, 503)}
+ERRORS = {code: s.ErrorSerializer for code in (400, 401, 403, 409, 429, 503)}
+READ_ERRORS = {code: s.ErrorSerializer for code in (401, 403, 429)}
+
+
+class ApiView(APIView):
+    """Authenticated API view; counts each request against its rate-limit scope."""
+
+    rate_scope = "status"
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        self.rate_headers = ratelimit.check(request.auth.pk, self.rate_scope)
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        for name, value in getattr(self, "rate_headers", {}).items():
+            response.setdefault(name, value)
+        return response
 
 
 def base_url(request: Request) -> str:
@@ -58,14 +77,37 @@ def _submit_body(request: Request) -> tuple[dict, str, object]:
     return fields, webhook, upload
 
 
-class SubmitView(APIView):
+class SubmitView(ApiView):
     mode: str = ""
+    rate_scope = "submit"
 
     def post(self, request: Request) -> Response:
         fields, webhook, upload = _submit_body(request)
         serializer = s.INPUT_SERIALIZERS[self.mode](data=fields)
         serializer.is_valid(raise_exception=True)
         validated = dict(serializer.validated_data)
+        key = request.headers.get("Idempotency-Key")
+        if key is None:
+            return self._submit(request, validated, webhook, upload)
+
+        key = idempotency.validate_key(key)
+        digest = None
+        if upload is not None:
+            digest = hashlib.sha256(upload.read()).hexdigest()
+            upload.seek(0)
+        print_ = idempotency.fingerprint(self.mode, validated, webhook, digest)
+        replay = idempotency.begin(request.user, key, print_)
+        if replay is not None:
+            return Response(replay["body"], status=replay["status"], headers={"Idempotent-Replayed": "true"})
+        try:
+            response = self._submit(request, validated, webhook, upload)
+        except BaseException:
+            idempotency.abandon(request.user, key)
+            raise
+        idempotency.finish(request.user, key, response.status_code, response.data)
+        return response
+
+    def _submit(self, request: Request, validated: dict, webhook: str, upload) -> Response:
         image = read_image(validated, upload)
         validated.pop("imageBase64", None)
         job = submit(request.user, Submission(self.mode, validated, webhook), image)
@@ -76,6 +118,10 @@ def _submit_view(mode: str, summary: str):
     schema = extend_schema(
         operation_id=f"{mode}_upscale" if mode != "restore" else "restore",
         summary=summary,
+        parameters=[OpenApiParameter(
+            "Idempotency-Key", str, OpenApiParameter.HEADER,
+            description="Replays the first response for 24 hours instead of creating a second job",
+        )],
         request={
             "application/json": s.submit_request_serializer(mode),
             "multipart/form-data": s.INPUT_SERIALIZERS[mode],
@@ -83,9 +129,11 @@ def _submit_view(mode: str, summary: str):
         responses={200: s.SubmitResponseSerializer, **ERRORS},
         tags=["jobs"],
     )
-    view = type(f"{mode.capitalize()}SubmitView", (SubmitView,), {"mode": mode})
-    view.post = schema(view.post)
-    return view
+    def post(self, request: Request) -> Response:
+        return SubmitView.post(self, request)
+
+    post.__doc__ = summary
+    return type(f"{mode.capitalize()}SubmitView", (SubmitView,), {"mode": mode, "post": schema(post)})
 
 
 PreciseUpscaleView = _submit_view("precise", "Faithful super-resolution, 1-16x")
@@ -101,14 +149,14 @@ def _own_job(request: Request, job_id: str) -> Job:
         raise ApiError(f"No job with id {job_id!r} for this account.", status_code=404) from None
 
 
-class StatusView(APIView):
-    @extend_schema(responses={200: s.StatusSerializer, 404: s.ErrorSerializer}, tags=["jobs"])
+class StatusView(ApiView):
+    @extend_schema(responses={200: s.StatusSerializer, 404: s.ErrorSerializer, **READ_ERRORS}, tags=["jobs"])
     def get(self, request: Request, job_id: str) -> Response:
         return Response(_own_job(request, job_id).to_status_dict(base_url(request)))
 
 
-class CancelView(APIView):
-    @extend_schema(request=None, responses={200: s.StatusSerializer, 404: s.ErrorSerializer, 409: s.ErrorSerializer}, tags=["jobs"])
+class CancelView(ApiView):
+    @extend_schema(request=None, responses={200: s.StatusSerializer, 404: s.ErrorSerializer, 409: s.ErrorSerializer, **READ_ERRORS}, tags=["jobs"])
     def post(self, request: Request, job_id: str) -> Response:
         job = _own_job(request, job_id)
         if not lifecycle.cancel(job):
@@ -118,7 +166,7 @@ class CancelView(APIView):
         return Response(job.to_status_dict(base_url(request)))
 
 
-class JobListView(APIView):
+class JobListView(ApiView):
     MAX_PAGE_SIZE = 100
 
     @extend_schema(
@@ -128,7 +176,7 @@ class JobListView(APIView):
             OpenApiParameter("page", int),
             OpenApiParameter("pageSize", int, description="1-100, default 20"),
         ],
-        responses={200: s.JobListSerializer, 400: s.ErrorSerializer},
+        responses={200: s.JobListSerializer, 400: s.ErrorSerializer, **READ_ERRORS},
         tags=["jobs"],
     )
     def get(self, request: Request) -> Response:
@@ -174,21 +222,68 @@ def _positive_int(request: Request, name: str, default: int, maximum: int | None
     return int(raw)
 
 
-class AccountView(APIView):
-    @extend_schema(responses={200: s.AccountSerializer}, tags=["account"])
+def _limits() -> dict:
+    limits = {"maxUnfinishedJobs": settings.MAX_UNFINISHED_JOBS_PER_ACCOUNT}
+    for scope, windows in settings.RATE_LIMITS.items():
+        for limit, seconds in windows:
+            per = {60: "PerMinute", 3600: "PerHour"}.get(seconds, f"Per{seconds}s")
+            limits[f"{scope}Requests{per}"] = limit
+    return limits
+
+
+class AccountView(ApiView):
+    @extend_schema(responses={200: s.AccountSerializer, **READ_ERRORS}, tags=["account"])
     def get(self, request: Request) -> Response:
         account = request.user
-        account.refresh_from_db(fields=["balance"])
+        account.refresh_from_db()
         return Response({
             "id": account.pk,
             "name": account.name,
             "balance": account.balance,
             "unfinishedJobs": Job.objects.filter(account=account, status__in=Job.UNFINISHED).count(),
-            "limits": {"maxUnfinishedJobs": settings.MAX_UNFINISHED_JOBS_PER_ACCOUNT},
+            "limits": _limits(),
+            "webhookSecret": account.webhook_secret,
         })
 
 
-class ModesView(APIView):
-    @extend_schema(tags=["account"])
+class WebhookSecretView(ApiView):
+    @extend_schema(request=None, responses={200: s.WebhookSecretSerializer, **READ_ERRORS}, tags=["account"])
+    def post(self, request: Request) -> Response:
+        """Rotate the webhook signing secret; the previous one stays valid for 24 hours."""
+        account = request.user
+        account.refresh_from_db()
+        secret = account.rotate_webhook_secret()
+        return Response({
+            "webhookSecret": secret,
+            "previousSecretValidUntil": account.previous_webhook_secret_expires_at.isoformat().replace("+00:00", "Z"),
+        })
+
+
+class WebhookDeliveriesView(ApiView):
+    @extend_schema(responses={200: s.WebhookDeliverySerializer(many=True), 404: s.ErrorSerializer, **READ_ERRORS}, tags=["jobs"])
+    def get(self, request: Request, job_id: str) -> Response:
+        job = _own_job(request, job_id)
+        return Response([d.to_dict() for d in job.webhook_deliveries.all()])
+
+
+class RedeliverWebhookView(ApiView):
+    rate_scope = "submit"
+
+    @extend_schema(request=None, responses={202: s.ErrorSerializer, 404: s.ErrorSerializer, 409: s.ErrorSerializer, **READ_ERRORS}, tags=["jobs"])
+    def post(self, request: Request, job_id: str) -> Response:
+        """Send the job's final payload to its webhook once more (recorded like any attempt)."""
+        from jobs.tasks import deliver_webhook
+
+        job = _own_job(request, job_id)
+        if not job.webhook_url:
+            raise ApiError("This job has no webhook.", status_code=409)
+        if not job.is_finished:
+            raise ApiError(f"The job is {job.status}; its webhook is sent when it ends.", status_code=409)
+        deliver_webhook.apply_async(args=[str(job.id)], kwargs={"manual": True})
+        return Response({"status": "QUEUED", "error": ""}, status=202)
+
+
+class ModesView(ApiView):
+    @extend_schema(responses={200: s.ModesSerializer, **READ_ERRORS}, tags=["account"])
     def get(self, request: Request) -> Response:
         return Response({"modes": capabilities.describe()}, status=status.HTTP_200_OK)

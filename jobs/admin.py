@@ -1,0 +1,430 @@
+"""The operators' view of jobs: a read-only list and detail page with thumbnails, timings
+and webhook attempts, and the few actions operators need (cancel with refund, retry a
+failed job as a new charged job, redeliver a webhook). Also the dashboard page."""
+
+from __future__ import annotations
+
+import io
+import logging
+import random
+import uuid
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.http import Http404, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.views.decorators.http import require_POST
+from PIL import Image, UnidentifiedImageError
+
+from billing import ledger, pricing
+from jobs import dashboard, lifecycle, storage
+from jobs.models import Job, WebhookDelivery
+
+log = logging.getLogger(__name__)
+
+THUMBNAIL_SIZE = (320, 320)
+# The stored file each thumbnail is made from. The output thumbnail uses the JPEG, which
+# Pillow can decode at reduced size (draft mode) even for an 80 MP result.
+THUMBNAIL_SOURCES = {"input": "input_name", "output": "compressed_image_name"}
+
+admin.site.site_header = "Upscaler operations"
+admin.site.site_title = "Upscaler admin"
+# The index gains a link to the dashboard. Setting the template on the site (rather than
+# shadowing admin/index.html) works whatever the order of INSTALLED_APPS.
+admin.site.index_template = "admin/upscaler_index.html"
+
+
+def can_operate(request) -> bool:
+    """Jobs are never edited by hand, so the model's change permission is what allows the
+    operator actions (cancel, retry, redeliver)."""
+    return request.user.has_perm("jobs.change_job")
+
+
+class WebhookDeliveryInline(admin.TabularInline):
+    model = WebhookDelivery
+    extra = 0
+    can_delete = False
+    fields = readonly_fields = (
+        "attempt", "created_at", "url", "status_code", "succeeded", "duration_ms", "error",
+        "response_body",
+    )
+    ordering = ("created_at", "id")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f} s"
+
+
+@admin.register(Job)
+class JobAdmin(admin.ModelAdmin):
+    list_display = (
+        "short_id", "input_thumbnail", "account", "mode", "status", "created_at", "queue_time",
+        "processing_time", "engine", "credit_cost",
+    )
+    list_filter = ("status", "mode", "account", "created_at")
+    list_select_related = ("account",)
+    search_fields = ("id",)
+    search_help_text = "A job id (full, or its first characters)."
+    date_hierarchy = "created_at"
+    ordering = ("-created_at",)
+    list_per_page = 50
+    show_full_result_count = False  # COUNT(*) over every job on each page view is slow
+    inlines = [WebhookDeliveryInline]
+    actions = ["cancel_with_refund", "retry_failed", "redeliver_webhook"]
+    fieldsets = (
+        (None, {"fields": ("id", "account", "mode", "status", "progress", "error")}),
+        ("Images", {"fields": (
+            "thumbnails", ("input_width", "input_height", "input_format"),
+            ("output_width", "output_height"), "input_name", "image_name",
+            "compressed_image_name", "expires_at", "files_deleted_at",
+        )}),
+        ("Timings", {"fields": (
+            "created_at", "started_at", "finished_at", "queue_time", "processing_time",
+            "heartbeat_at",
+        )}),
+        ("Run", {"fields": ("engine", "worker", "attempts", "seed", "params")}),
+        ("Billing and webhook", {"fields": ("credit_cost", "webhook_url")}),
+    )
+
+    # -- read-only: jobs change only through their lifecycle ----------------------------------
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_operate_permission(self, request):
+        return can_operate(request)
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in Job._meta.fields] + [
+            "thumbnails", "queue_time", "processing_time",
+        ]
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip().lower()
+        if not term:
+            return queryset, False
+        try:
+            return queryset.filter(pk=uuid.UUID(term)), False
+        except ValueError:
+            pass
+        hexdigits = term.replace("-", "")
+        if not hexdigits or any(c not in "0123456789abcdef" for c in hexdigits):
+            return queryset.none(), False
+        # A prefix of the id, as shown in the list ("0b6c1f2e").
+        low = uuid.UUID(hexdigits.ljust(32, "0"))
+        high = uuid.UUID(hexdigits.ljust(32, "f"))
+        return queryset.filter(pk__gte=low, pk__lte=high), False
+
+    # -- columns ----------------------------------------------------------------------------
+
+    @admin.display(description="id", ordering="id")
+    def short_id(self, job: Job) -> str:
+        return str(job.id)[:8]
+
+    @admin.display(description="in queue")
+    def queue_time(self, job: Job) -> str:
+        return _seconds(job.queue_seconds)
+
+    @admin.display(description="processing")
+    def processing_time(self, job: Job) -> str:
+        return _seconds(job.processing_seconds)
+
+    @admin.display(description="input")
+    def input_thumbnail(self, job: Job) -> str:
+        if job.files_deleted_at or not job.input_name:
+            return "-"
+        return format_html(
+            '<img src="{}" alt="input" class="job-thumb" loading="lazy" height="40">',
+            self._thumbnail_url(job, "input"),
+        )
+
+    @admin.display(description="thumbnails")
+    def thumbnails(self, job: Job) -> str:
+        if job.files_deleted_at:
+            return "The files were deleted at the end of their retention period."
+        parts = []
+        for which, field in THUMBNAIL_SOURCES.items():
+            if getattr(job, field):
+                parts.append(format_html(
+                    '<figure class="job-thumbnail"><img src="{}" alt="{}" id="thumbnail-{}">'
+                    "<figcaption>{}</figcaption></figure>",
+                    self._thumbnail_url(job, which), which, which, which,
+                ))
+        if not parts:
+            return "-"
+        return format_html(
+            '<div style="display:flex;gap:16px;align-items:flex-start">{}</div>',
+            format_html("".join(["{}"] * len(parts)), *parts),
+        )
+
+    def _thumbnail_url(self, job: Job, which: str) -> str:
+        return reverse("admin:jobs_job_thumbnail", args=[job.pk, which])
+
+    # -- extra views --------------------------------------------------------------------------
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("<uuid:object_id>/thumbnail/<str:which>/", view(self.thumbnail_view),
+                 name="jobs_job_thumbnail"),
+            path("<uuid:object_id>/cancel/", view(require_POST(self.cancel_view)),
+                 name="jobs_job_cancel"),
+            path("<uuid:object_id>/retry/", view(require_POST(self.retry_view)),
+                 name="jobs_job_retry"),
+            path("<uuid:object_id>/redeliver/", view(require_POST(self.redeliver_view)),
+                 name="jobs_job_redeliver"),
+            *super().get_urls(),
+        ]
+
+    def thumbnail_view(self, request, object_id, which: str):
+        """A small JPEG of a job's input or output, read from storage (local or S3) and
+        downsized here; staff only (admin_view), never a public URL."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        field = THUMBNAIL_SOURCES.get(which)
+        if field is None:
+            raise Http404("No such thumbnail.")
+        job = get_object_or_404(Job, pk=object_id)
+        name = getattr(job, field)
+        if not name or job.files_deleted_at:
+            raise Http404("No such file.")
+        try:
+            data = make_thumbnail(name)
+        except FileNotFoundError:
+            raise Http404("The file is gone from storage.") from None
+        except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
+            log.warning("Could not make a thumbnail of %s", name, exc_info=True)
+            raise Http404("The file is not a readable image.") from None
+        response = HttpResponse(data, content_type="image/jpeg")
+        response["Cache-Control"] = "private, max-age=3600"
+        return response
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        job = Job.objects.filter(pk=object_id).first() if _is_uuid(object_id) else None
+        extra_context = {
+            **(extra_context or {}),
+            "can_operate": can_operate(request),
+            "can_cancel": job is not None and job.status == Job.Status.IN_QUEUE,
+            "can_retry": job is not None and job.status == Job.Status.FAILED,
+            "can_redeliver": job is not None and job.is_finished and bool(job.webhook_url),
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def _object_action(self, request, object_id, action):
+        if not can_operate(request):
+            raise PermissionDenied
+        queryset = Job.objects.filter(pk=object_id)
+        if not queryset.exists():
+            raise Http404("No such job.")
+        result = action(request, queryset)
+        if isinstance(result, HttpResponse):
+            return result
+        return HttpResponseRedirect(reverse("admin:jobs_job_change", args=[object_id]))
+
+    def cancel_view(self, request, object_id):
+        return self._object_action(request, object_id, self.cancel_with_refund)
+
+    def retry_view(self, request, object_id):
+        return self._object_action(request, object_id, self.retry_failed)
+
+    def redeliver_view(self, request, object_id):
+        return self._object_action(request, object_id, self.redeliver_webhook)
+
+    # -- actions -------------------------------------------------------------------------
+
+    @admin.action(description="Cancel selected queued jobs and refund them",
+                  permissions=["operate"])
+    def cancel_with_refund(self, request, queryset):
+        canceled = skipped = 0
+        for job in queryset:
+            if lifecycle.cancel(job):
+                canceled += 1
+            else:
+                skipped += 1
+        if canceled:
+            self.message_user(request, f"Canceled and refunded {_jobs(canceled)}.",
+                              messages.SUCCESS)
+        if skipped:
+            self.message_user(request, f"{_jobs(skipped)} not canceled: only jobs IN_QUEUE "
+                              "can be canceled.", messages.WARNING)
+
+    @admin.action(description="Retry selected failed jobs (new charged jobs)",
+                  permissions=["operate"])
+    def retry_failed(self, request, queryset):
+        created = []
+        for job in queryset.select_related("account"):
+            if job.status != Job.Status.FAILED:
+                self.message_user(request, f"Job {job.pk} is {job.status}; only FAILED jobs "
+                                  "can be retried.", messages.WARNING)
+                continue
+            try:
+                created.append((job, retry_job(job)))
+            except RetryError as exc:
+                self.message_user(request, f"Job {job.pk} was not retried: {exc}",
+                                  messages.ERROR)
+        for old, new in created:
+            self.message_user(request, format_html(
+                'Job {} retried as new job <a href="{}">{}</a> ({} credits charged).',
+                old.pk, reverse("admin:jobs_job_change", args=[new.pk]), new.pk, new.credit_cost,
+            ), messages.SUCCESS)
+        if len(created) == 1 and len(queryset) == 1:
+            return HttpResponseRedirect(reverse("admin:jobs_job_change", args=[created[0][1].pk]))
+        return None
+
+    @admin.action(description="Redeliver the webhook of selected finished jobs",
+                  permissions=["operate"])
+    def redeliver_webhook(self, request, queryset):
+        from jobs.tasks import deliver_webhook
+
+        queued = skipped = 0
+        for job in queryset:
+            if not job.webhook_url or not job.is_finished:
+                skipped += 1
+                continue
+            try:
+                deliver_webhook.apply_async(args=[str(job.id)], kwargs={"manual": True})
+            except Exception as exc:
+                log.exception("Could not queue a webhook redelivery for job %s", job.id)
+                self.message_user(request, f"The broker is unavailable, nothing was queued "
+                                  f"({type(exc).__name__}).", messages.ERROR)
+                return None
+            queued += 1
+        if queued:
+            self.message_user(request, f"Queued a webhook redelivery for {_jobs(queued)}.",
+                              messages.SUCCESS)
+        if skipped:
+            self.message_user(request, f"{_jobs(skipped)} skipped: no webhook, or not "
+                              "finished yet.", messages.WARNING)
+        return None
+
+
+class RetryError(Exception):
+    pass
+
+
+def retry_job(job: Job) -> Job:
+    """A failed job again, as a new job: same account, mode, parameters and a copy of the
+    input, charged and queued like a submit. The failed job keeps its refund."""
+    if not job.account.is_active:
+        raise RetryError("the account is disabled.")
+    if job.files_deleted_at or not job.input_name:
+        raise RetryError("its input file was already deleted.")
+    try:
+        data = storage.read(job.input_name)
+    except FileNotFoundError:
+        raise RetryError("its input file is gone from storage.") from None
+    new_id = uuid.uuid4()
+    extension = job.input_name.rsplit(".", 1)[-1] if "." in job.input_name else "bin"
+    # A copy, not a shared name: the purge deletes a failed job's input after the TTL.
+    input_name = storage.save(f"inputs/{new_id}.{extension}", data)
+    cost = pricing.price(job.mode, job.output_width, job.output_height)
+    try:
+        with transaction.atomic():
+            new = Job.objects.create(
+                id=new_id, account=job.account, mode=job.mode, params=job.params,
+                webhook_url=job.webhook_url, credit_cost=cost,
+                seed=random.SystemRandom().randrange(2**31),
+                input_name=input_name, input_format=job.input_format,
+                input_width=job.input_width, input_height=job.input_height,
+                output_width=job.output_width, output_height=job.output_height,
+            )
+            ledger.debit_for_job(job.account_id, new, cost)
+            lifecycle.enqueue(new)
+    except ledger.InsufficientCredits as exc:
+        storage.delete(input_name)
+        raise RetryError(str(exc)) from None
+    except BaseException:
+        storage.delete(input_name)
+        raise
+    return new
+
+
+def make_thumbnail(name: str) -> bytes:
+    with default_storage.open(name, "rb") as handle:
+        image = Image.open(handle)
+        image.draft("RGB", THUMBNAIL_SIZE)  # JPEG: decode at 1/2, 1/4 or 1/8 size
+        image.thumbnail(THUMBNAIL_SIZE)
+        if image.mode not in ("RGB", "L"):
+            background = Image.new("RGB", image.size, (255, 255, 255))
+            rgba = image.convert("RGBA")
+            background.paste(rgba, mask=rgba.getchannel("A"))
+            image = background
+        out = io.BytesIO()
+        image.save(out, format="JPEG", quality=80)
+    return out.getvalue()
+
+
+def _jobs(n: int) -> str:
+    return f"{n} job" if n == 1 else f"{n} jobs"
+
+
+def _is_uuid(value) -> bool:
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
+
+
+# -- dashboard ---------------------------------------------------------------------------------
+
+
+def _require_dashboard_permission(request) -> None:
+    if not request.user.has_perm("jobs.view_job"):
+        raise PermissionDenied
+
+
+def dashboard_view(request):
+    """/admin/dashboard/: charts and tables drawn by jobs/static/jobs/dashboard.js from the
+    data embedded in the page."""
+    _require_dashboard_permission(request)
+    data = dashboard.dashboard_data()
+    timings, failures = data["timings"], data["failures"]
+    rate = failures["rate"]
+    tiles = [
+        ("p50 in queue", _seconds(timings["queue"]["p50"]), f"{timings['queue']['n']} jobs"),
+        ("p95 in queue", _seconds(timings["queue"]["p95"]), "last 24 h"),
+        ("p50 processing", _seconds(timings["processing"]["p50"]),
+         f"{timings['processing']['n']} jobs"),
+        ("p95 processing", _seconds(timings["processing"]["p95"]), "last 24 h"),
+        ("failure rate", "-" if rate is None else f"{rate:.1%}",
+         f"{failures['failed']} failed / {failures['failed'] + failures['succeeded']} ended"),
+    ]
+    context = {
+        **admin.site.each_context(request),
+        "title": "Dashboard",
+        "data": data,
+        "tiles": tiles,
+        "job_changelist_url": reverse("admin:jobs_job_changelist"),
+        "generated_at": timezone.now(),
+    }
+    return TemplateResponse(request, "admin/upscaler_dashboard.html", context)
+
+
+def dashboard_data_view(request):
+    """The same data as JSON, for the page's refresh button (and for scripts)."""
+    _require_dashboard_permission(request)
+    response = JsonResponse(dashboard.dashboard_data())
+    response["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,62 @@
+"""Per-key rate limits in the shared cache (Redis in production), so every web process
+counts against the same windows. Fixed windows: INCR a counter that expires with its window."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import caches
+
+from jobs.api.errors import ApiError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Window:
+    limit: int
+    seconds: int
+
+
+def windows(scope: str) -> list[Window]:
+    return [Window(limit, seconds) for limit, seconds in settings.RATE_LIMITS.get(scope, [])]
+
+
+def check(key_id: int, scope: str) -> dict[str, str]:
+    """Count one request; raise a 429 when a window is full. Returns the X-RateLimit headers
+    for the tightest window. If the cache is unreachable the request is let through (logged):
+    a rate limiter must not take the API down with it."""
+    now = time.time()
+    cache = caches[settings.RATE_LIMIT_CACHE]
+    tightest: dict[str, str] = {}
+    tightest_remaining = None
+    for window in windows(scope):
+        start = int(now // window.seconds) * window.seconds
+        reset = max(int(start + window.seconds - now), 1)
+        counter = f"rl:{scope}:{key_id}:{window.seconds}:{start}"
+        try:
+            cache.add(counter, 0, timeout=window.seconds + 5)
+            used = cache.incr(counter)
+        except Exception:
+            log.warning("rate limit store unreachable; letting the request through", exc_info=True)
+            return {}
+        remaining = max(window.limit - used, 0)
+        headers = {
+            "X-RateLimit-Limit": str(window.limit),
+            "X-RateLimit-Remaining": str(remaining),
+            "X-RateLimit-Reset": str(reset),
+        }
+        if used > window.limit:
+            per = "minute" if window.seconds == 60 else "hour" if window.seconds == 3600 else f"{window.seconds}s"
+            raise ApiError(
+                f"Rate limit exceeded: at most {window.limit} {scope} requests per {per} for this API key; "
+                f"retry in {reset} seconds.",
+                status_code=429,
+                headers={**headers, "Retry-After": str(reset)},
+            )
+        if tightest_remaining is None or remaining < tightest_remaining:
+            tightest, tightest_remaining = headers, remaining
+    return tightest

@@ -1,0 +1,222 @@
+"""The numbers behind the operators' dashboard (and some of /metrics): jobs per hour,
+credits spent per day, time in queue and in processing, failures, queue depths.
+
+Everything is computed from the database at request time, so it is the same whichever web
+process answers and whichever workers ran the jobs. Percentiles are computed in Python from
+the timestamps, which works alike on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
+
+from django.conf import settings
+from django.db.models import Count, Q, Sum
+from django.db.models.functions import TruncDate, TruncHour
+from django.utils import timezone
+
+from billing.models import LedgerEntry
+from jobs.models import Job
+
+QUEUES = ("inference", "webhooks", "maintenance")
+BROKER_TIMEOUT_SECONDS = 2.0
+# Upper bound on the rows read for the percentiles: enough for a busy day, bounded memory.
+TIMING_SAMPLE_LIMIT = 50_000
+
+
+def percentile(values: list[float], pct: float) -> float | None:
+    """Linear interpolation between closest ranks (numpy's default); None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = (len(ordered) - 1) * pct / 100
+    low, high = math.floor(rank), math.ceil(rank)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def _hour(dt: datetime) -> datetime:
+    return dt.astimezone(dt_timezone.utc).replace(minute=0, second=0, microsecond=0)
+
+
+def jobs_per_hour(now: datetime) -> dict:
+    """Jobs created in each of the last 24 hours (oldest first), by their status now."""
+    first = _hour(now) - timedelta(hours=23)
+    hours = [first + timedelta(hours=i) for i in range(24)]
+    counts: dict[str, list[int]] = {status: [0] * 24 for status in Job.Status.values}
+    rows = (
+        Job.objects.filter(created_at__gte=first)
+        .annotate(hour=TruncHour("created_at", tzinfo=dt_timezone.utc))
+        .values("hour", "status")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    for row in rows:
+        index = int((_hour(row["hour"]) - first).total_seconds() // 3600)
+        if 0 <= index < 24:
+            counts[row["status"]][index] += row["n"]
+    return {"hours": [h.isoformat().replace("+00:00", "Z") for h in hours], "counts": counts}
+
+
+def credits_per_day(now: datetime, days: int = 14) -> dict:
+    """Credits spent per day (job charges minus job refunds) over the last `days` days."""
+    today = now.astimezone(dt_timezone.utc).date()
+    first = today - timedelta(days=days - 1)
+    start = datetime(first.year, first.month, first.day, tzinfo=dt_timezone.utc)
+    charged = [0] * days
+    refunded = [0] * days
+    rows = (
+        LedgerEntry.objects.filter(
+            created_at__gte=start, kind__in=[LedgerEntry.Kind.DEBIT, LedgerEntry.Kind.REFUND]
+        )
+        .annotate(day=TruncDate("created_at", tzinfo=dt_timezone.utc))
+        .values("day", "kind")
+        .annotate(total=Sum("amount"))
+        .order_by()
+    )
+    for row in rows:
+        index = (row["day"] - first).days
+        if not 0 <= index < days:
+            continue
+        if row["kind"] == LedgerEntry.Kind.DEBIT:
+            charged[index] += -row["total"]
+        else:
+            refunded[index] += row["total"]
+    return {
+        "days": [(first + timedelta(days=i)).isoformat() for i in range(days)],
+        "charged": charged,
+        "refunded": refunded,
+        "spent": [c - r for c, r in zip(charged, refunded, strict=True)],
+    }
+
+
+def timings(now: datetime) -> dict:
+    """p50/p95 seconds in queue (jobs started in the last 24 h) and in processing (jobs that
+    ran and ended in the last 24 h)."""
+    since = now - timedelta(hours=24)
+    started = Job.objects.filter(started_at__gte=since).order_by("-started_at")
+    queue = [
+        (s - c).total_seconds()
+        for c, s in started.values_list("created_at", "started_at")[:TIMING_SAMPLE_LIMIT]
+    ]
+    ran = Job.objects.filter(
+        finished_at__gte=since,
+        started_at__isnull=False,
+        status__in=[Job.Status.SUCCESS, Job.Status.FAILED],
+    ).order_by("-finished_at")
+    processing = [
+        (f - s).total_seconds()
+        for s, f in ran.values_list("started_at", "finished_at")[:TIMING_SAMPLE_LIMIT]
+    ]
+    return {
+        "queue": {"p50": percentile(queue, 50), "p95": percentile(queue, 95), "n": len(queue)},
+        "processing": {
+            "p50": percentile(processing, 50),
+            "p95": percentile(processing, 95),
+            "n": len(processing),
+        },
+    }
+
+
+def failure_rate(now: datetime) -> dict:
+    """FAILED / (SUCCESS + FAILED) over jobs that ended in the last 24 h; cancels excluded."""
+    ended = Job.objects.filter(finished_at__gte=now - timedelta(hours=24)).aggregate(
+        failed=Count("pk", filter=Q(status=Job.Status.FAILED)),
+        succeeded=Count("pk", filter=Q(status=Job.Status.SUCCESS)),
+    )
+    total = ended["failed"] + ended["succeeded"]
+    return {
+        "failed": ended["failed"],
+        "succeeded": ended["succeeded"],
+        "rate": ended["failed"] / total if total else None,
+    }
+
+
+def recent_failures(limit: int = 20) -> list[dict]:
+    rows = Job.objects.filter(status=Job.Status.FAILED).select_related("account")
+    return [
+        {
+            "id": str(job.id),
+            "account": job.account.name,
+            "mode": job.mode,
+            "engine": job.engine,
+            "error": job.error,
+            "finishedAt": job.finished_at.isoformat().replace("+00:00", "Z")
+            if job.finished_at
+            else None,
+        }
+        for job in rows.order_by("-finished_at")[:limit]
+    ]
+
+
+def broker_connection(url: str | None = None):
+    """A kombu connection to the broker named in settings now (not when Celery was
+    configured), with short timeouts so a dead broker answers quickly."""
+    from kombu import Connection
+
+    options = dict(getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", {}) or {})
+    url = url or settings.CELERY_BROKER_URL
+    if url.startswith(("redis://", "rediss://")):
+        options.update(
+            socket_timeout=BROKER_TIMEOUT_SECONDS,
+            socket_connect_timeout=BROKER_TIMEOUT_SECONDS,
+            max_retries=0,
+        )
+    return Connection(url, transport_options=options, connect_timeout=BROKER_TIMEOUT_SECONDS)
+
+
+def queue_depths(queues: tuple[str, ...] = QUEUES) -> dict[str, int] | None:
+    """Messages waiting in each Celery queue, or None when the broker cannot be reached.
+
+    A passive queue_declare returns the message count on every transport (for Redis kombu
+    sums LLEN over the queue's priority lists); a queue that does not exist yet is empty.
+    """
+    from amqp.exceptions import NotFound
+    from kombu.exceptions import ChannelError
+
+    try:
+        with broker_connection() as conn:
+            conn.ensure_connection(max_retries=1, timeout=BROKER_TIMEOUT_SECONDS)
+            depths = {}
+            for name in queues:
+                channel = conn.channel()
+                try:
+                    depths[name] = channel.queue_declare(queue=name, passive=True).message_count
+                except (ChannelError, NotFound):
+                    depths[name] = 0
+                finally:
+                    _close_quietly(channel)
+            return depths
+    except Exception:
+        return None
+
+
+def _close_quietly(channel) -> None:
+    try:
+        channel.close()
+    except Exception:
+        pass
+
+
+def dashboard_data(now: datetime | None = None) -> dict:
+    now = now or timezone.now()
+    depths = queue_depths()
+    return {
+        "generatedAt": now.isoformat().replace("+00:00", "Z"),
+        "jobsPerHour": jobs_per_hour(now),
+        "creditsPerDay": credits_per_day(now),
+        "timings": timings(now),
+        "failures": failure_rate(now),
+        "queues": {name: (depths or {}).get(name) for name in QUEUES},
+        "brokerAvailable": depths is not None,
+        "recentFailures": recent_failures(),
+    }
+
+
+def status_counts() -> dict[str, int]:
+    counts = defaultdict(int, {status: 0 for status in Job.Status.values})
+    for row in Job.objects.values("status").annotate(n=Count("pk")).order_by():
+        counts[row["status"]] = row["n"]
+    return dict(counts)

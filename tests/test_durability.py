@@ -1,0 +1,194 @@
+"""Fault tests with real processes: nothing lost, nothing charged twice."""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from standardwebhooks import Webhook
+
+from billing.models import LedgerEntry
+from jobs.models import Job, WebhookDelivery
+from tests import images
+from tests.conftest import worker_env
+from tests.flows import Client, download_image
+from tests.servers import WebhookReceiver
+
+REPO = Path(__file__).resolve().parent.parent
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+# A worker that notices dead jobs fast: heartbeat every 0.5 s, orphaned after 4 s, swept every second.
+FAST_RECOVERY = dict(JOB_HEARTBEAT_SECONDS="0.5", JOB_STALE_AFTER_SECONDS="4", JOB_REQUEUE_AFTER_SECONDS="3",
+                     SWEEP_INTERVAL_SECONDS="1")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(predicate, timeout: float, what: str):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_a_job_survives_its_worker_being_killed(make_worker, live_server, account):
+    first = make_worker(**FAST_RECOVERY)
+    client = Client(live_server.url, account.raw_key)
+    # ~20 s of CPU for the 23-block network: long enough to kill it mid-way.
+    data = base64.b64encode(images.png(192, 160)).decode()
+    r = client.submit("precise-upscale", {"input": {"imageBase64": data, "upscaleFactor": 4}})
+    assert r.status_code == 200, r.text
+    job_id = r.json()["id"]
+    wait_until(lambda: Job.objects.filter(pk=job_id, status="IN_PROGRESS", progress__gt=0).exists(), 120,
+               "the job to be running")
+    first.kill(signal.SIGKILL)  # the whole worker, main process and pool children
+    assert Job.objects.get(pk=job_id).status == "IN_PROGRESS"
+
+    make_worker(beat=True, **FAST_RECOVERY)
+    final, _ = client.wait(job_id, timeout=300)
+    assert final["status"] == "SUCCESS", final
+    job = Job.objects.get(pk=job_id)
+    assert job.attempts == 2
+    png, _ = download_image(final["imageUrl"])
+    assert png.size == (768, 640)
+    assert [e.kind for e in LedgerEntry.objects.filter(job=job)] == ["debit"]
+    account.refresh_from_db()
+    assert account.balance == 100 - final["creditCost"] == account.ledger_sum()
+
+
+def test_a_job_failing_its_attempts_is_failed_and_refunded(live_server, account, settings):
+    from django.utils import timezone
+
+    from jobs.tasks import sweep_jobs
+
+    settings.JOB_STALE_AFTER_SECONDS = 1
+    client = Client(live_server.url, account.raw_key)
+    r = client.submit("precise-upscale", {"input": {"imageBase64": base64.b64encode(images.png()).decode()}})
+    job_id = r.json()["id"]
+    stale = timezone.now() - timezone.timedelta(seconds=60)
+    Job.objects.filter(pk=job_id).update(status="IN_PROGRESS", attempts=settings.JOB_MAX_ATTEMPTS, heartbeat_at=stale)
+    assert sweep_jobs()["failed"] == 1
+    job = Job.objects.get(pk=job_id)
+    assert job.status == "FAILED" and job.error.endswith("Your credits have been refunded.")
+    account.refresh_from_db()
+    assert account.balance == 100 == account.ledger_sum()
+
+
+@pytest.fixture
+def own_redis(tmp_path):
+    """A Redis server of the test's own, which it can stop and start again on the same port."""
+    port = free_port()
+
+    class Server:
+        url = f"redis://127.0.0.1:{port}/0"
+        proc = None
+
+        def start(self):
+            self.proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                                          "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            wait_until(lambda: _pings(port), 10, "redis to start")
+
+        def stop(self):
+            self.proc.kill()
+            self.proc.wait()
+
+    if not shutil.which("redis-server"):
+        pytest.fail("redis-server is not installed") if os.environ.get("CI") == "true" else pytest.skip("no redis-server")
+    server = Server()
+    server.start()
+    yield server
+    if server.proc.poll() is None:
+        server.stop()
+
+
+def _pings(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
+            s.sendall(b"PING\r\n")
+            return s.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def test_jobs_submitted_while_redis_is_down_all_complete(own_redis, make_worker, live_server, account, tmp_path):
+    env = worker_env(live_server.url, CELERY_BROKER_URL=own_redis.url, REDIS_URL=own_redis.url, **FAST_RECOVERY)
+    port = free_port()
+    web = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "upscaler_platform.wsgi", "-b",
+                            f"127.0.0.1:{port}", "-w", "2", "--timeout", "60"],
+                           cwd=REPO, env=env, stdout=open(tmp_path / "web.log", "wb"), stderr=subprocess.STDOUT,
+                           start_new_session=True)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_until(lambda: _up(base), 60, "the web app")
+        make_worker(beat=True, CELERY_BROKER_URL=own_redis.url, REDIS_URL=own_redis.url, **FAST_RECOVERY)
+        client = Client(base, account.raw_key)
+        data = base64.b64encode(images.png(20, 16)).decode()
+
+        def submit():
+            r = client.submit("precise-upscale", {"input": {"imageBase64": data, "upscaleFactor": 2}})
+            assert r.status_code == 200, r.text
+            return r.json()["id"]
+
+        before = submit()
+        own_redis.stop()
+        during = [submit() for _ in range(3)]
+        assert Job.objects.filter(pk__in=during, status="IN_QUEUE").count() == 3
+        time.sleep(2)
+        own_redis.start()
+        for job_id in [before, *during]:
+            final, _ = client.wait(job_id, timeout=180)
+            assert final["status"] == "SUCCESS", final
+        assert LedgerEntry.objects.filter(kind="debit").count() == 4
+        assert not LedgerEntry.objects.filter(kind="refund").exists()
+        assert set(Job.objects.values_list("attempts", flat=True)) == {1}
+    finally:
+        os.killpg(web.pid, signal.SIGTERM)
+        web.wait(timeout=30)
+
+
+def _up(base: str) -> bool:
+    try:
+        return requests.get(base + "/api/v1/schema", timeout=2).status_code == 200
+    except requests.ConnectionError:
+        return False
+
+
+def test_a_webhook_receiver_down_then_failing_then_up_gets_it_once(make_worker, live_server, account):
+    make_worker(WEBHOOK_RETRY_BASE_SECONDS="3")
+    port = free_port()  # nothing listens here yet: the first attempt is refused
+    client = Client(live_server.url, account.raw_key)
+    data = base64.b64encode(images.png(16, 16)).decode()
+    r = client.submit("precise-upscale", {"webhook": f"http://127.0.0.1:{port}/hook",
+                                          "input": {"imageBase64": data, "upscaleFactor": 2}})
+    job_id = r.json()["id"]
+    wait_until(lambda: WebhookDelivery.objects.filter(job_id=job_id).exists(), 120, "the first attempt")
+    with WebhookReceiver(responses=[500], port=port) as receiver:
+        calls = receiver.wait_for(2, timeout=60)
+        time.sleep(8)  # long enough for a wrong fourth attempt to show up
+        assert len(receiver.requests) == 2
+    attempts = list(WebhookDelivery.objects.filter(job_id=job_id).order_by("attempt"))
+    assert [(a.attempt, a.status_code, a.succeeded) for a in attempts] == [(1, None, False), (2, 500, False), (3, 200, True)]
+    assert "Connection" in attempts[0].error
+    account.refresh_from_db()
+    secret = account.webhook_secret
+    final = client.status(job_id)
+    for call in calls:
+        headers = {k.lower(): v for k, v in call["headers"].items()}
+        assert Webhook(secret).verify(call["body"], headers) == final
+    assert calls[0]["headers"]["webhook-id"] == calls[1]["headers"]["webhook-id"]

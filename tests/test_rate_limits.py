@@ -1,0 +1,80 @@
+"""Per-key rate limits are shared by every web process (Redis): two gunicorn processes
+count against the same window."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.conftest import worker_env
+
+REPO = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def two_web_processes(live_server, broker, tmp_path):
+    env = worker_env(live_server.url, RATE_LIMIT_STATUS_PER_MINUTE="12")
+    procs, urls = [], []
+    for i in range(2):
+        port = free_port()
+        log = open(tmp_path / f"web{i}.log", "wb")
+        procs.append(subprocess.Popen(
+            [str(Path(sys.executable).parent / "gunicorn"), "upscaler_platform.wsgi", "-b", f"127.0.0.1:{port}", "-w", "1"],
+            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        ))
+        urls.append(f"http://127.0.0.1:{port}")
+    for url in urls:
+        deadline = time.time() + 60
+        while True:
+            try:
+                requests.get(url + "/api/v1/schema", timeout=2)
+                break
+            except requests.ConnectionError:
+                assert time.time() < deadline, (tmp_path / "web0.log").read_text()
+                time.sleep(0.3)
+    yield urls
+    for proc in procs:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=20)
+
+
+def test_it_limits_across_two_web_processes(two_web_processes, account):
+    headers = {"Authorization": f"Bearer {account.raw_key}"}
+    # Start at the beginning of a minute window so the 12 requests land in one window.
+    if 60 - time.time() % 60 < 5:
+        time.sleep(60 - time.time() % 60 + 0.1)
+    answers = [requests.get(f"{two_web_processes[i % 2]}/api/v1/account", headers=headers, timeout=10) for i in range(14)]
+    codes = [r.status_code for r in answers]
+    assert codes == [200] * 12 + [429] * 2, codes
+    assert answers[0].headers["X-RateLimit-Limit"] == "12"
+    assert answers[0].headers["X-RateLimit-Remaining"] == "11"
+    assert answers[11].headers["X-RateLimit-Remaining"] == "0"
+    limited = answers[12]
+    assert 1 <= int(limited.headers["Retry-After"]) <= 60
+    assert limited.json()["status"] == "FAILED" and "at most 12 status requests per minute" in limited.json()["error"]
+
+
+@pytest.mark.django_db
+def test_submits_have_their_own_limit(api, account, settings):
+    settings.RATE_LIMITS = {"submit": [(2, 60)], "status": [(100, 60)]}
+    assert api.get("account").status_code == 200
+    for _ in range(2):
+        api.post("precise-upscale", {"input": {}})
+    r = api.post("precise-upscale", {"input": {}})
+    assert r.status_code == 429 and r["Retry-After"]
+    assert api.get("account").status_code == 200

@@ -1,0 +1,112 @@
+"""The entry point of the GPU workers: an image and a job's parameters in, the result out."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from PIL import Image
+
+from inference.engines import get_engine
+from inference.engines.base import EngineContext
+from inference.imageio import DecodedImage, decode_image
+from inference.pixels import image_from, planes_from
+from inference.registry import IMAGE_TYPES, MODES
+from inference.sizing import check_factor
+
+log = logging.getLogger(__name__)
+
+MIN_EXPLICIT_TILE = 16
+
+
+@dataclass(frozen=True)
+class UpscaleParams:
+    mode: str  # "precise" | "dynamic" | "restore" | "smart"
+    scale: float = 4.0  # ignored by restore (output = input size)
+    image_type: str = "universal"  # "realism" | "anime" | "universal"
+    creativity: int = 5  # globalCreativity 0-10
+    detail: int = 5  # 0-10
+    resemblance: int = 8  # 0-10
+    description: str = ""
+    enhance_faces: bool = False
+    preserve_blur: bool = False
+    preserve_hands: bool = False
+    seed: int | None = None
+    tile: int | None = None  # None = automatic
+
+    def validate(self) -> None:
+        """ValueError naming the first parameter out of range."""
+        if self.mode not in MODES:
+            raise ValueError(f"Unknown mode {self.mode!r}; expected one of {', '.join(MODES)}.")
+        if self.image_type not in IMAGE_TYPES:
+            raise ValueError(
+                f"Unknown image type {self.image_type!r}; expected one of {', '.join(IMAGE_TYPES)}."
+            )
+        check_factor(self.mode, self.scale)
+        for field in ("creativity", "detail", "resemblance"):
+            value = getattr(self, field)
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 10:
+                raise ValueError(f"{field} must be an integer from 0 to 10 (got {value!r}).")
+        if self.tile is not None and (
+            isinstance(self.tile, bool)
+            or not isinstance(self.tile, int)
+            or self.tile < MIN_EXPLICIT_TILE
+        ):
+            raise ValueError(f"tile must be an integer of at least {MIN_EXPLICIT_TILE} pixels.")
+
+
+@dataclass
+class UpscaleResult:
+    # Exact output size. Mode: L, LA, RGB or RGBA as the input (palettes become RGB/RGBA,
+    # bilevel becomes L); 16-bit grey is I;16, other 16-bit inputs give the 8-bit mode with
+    # the 16-bit samples in image.info["inference.pixels16"], which encode_png writes.
+    image: Image.Image
+    icc_profile: bytes | None
+    engine: str  # e.g. "precise/RealESRGAN_x4plus", recorded on the job
+    width: int
+    height: int
+    seconds: float
+
+
+def upscale(
+    image: bytes | DecodedImage,
+    params: UpscaleParams,
+    *,
+    progress: Callable[[float], None] | None = None,
+    model_dir: str | os.PathLike[str] | None = None,
+) -> UpscaleResult:
+    """Upscale ``image`` as ``params`` say.
+
+    ``progress`` gets a non-decreasing fraction, at least once per tile and 1.0 at the end.
+    Raises ValueError (bad parameters), ``ImageError`` (unusable image),
+    ``ModelNotInstalledError``, ``EngineNotAvailableError`` (``smart``, for now).
+    """
+    started = time.perf_counter()
+    params.validate()
+    engine = get_engine(params.mode)
+    decoded = image if isinstance(image, DecodedImage) else decode_image(bytes(image))
+    planes = planes_from(decoded)
+    context = EngineContext(model_dir=model_dir, tile=params.tile, progress=progress)
+    output = engine.run(planes, params, context)
+    result_image = image_from(output.planes, decoded.icc_profile)
+    seconds = time.perf_counter() - started
+    log.info(
+        "%s: %dx%d -> %dx%d in %.2f s",
+        output.engine,
+        decoded.width,
+        decoded.height,
+        result_image.width,
+        result_image.height,
+        seconds,
+    )
+    return UpscaleResult(
+        image=result_image,
+        icc_profile=decoded.icc_profile,
+        engine=output.engine,
+        width=result_image.width,
+        height=result_image.height,
+        seconds=seconds,
+    )

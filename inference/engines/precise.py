@@ -1,0 +1,21 @@
+"""``precise``: faithful super-resolution to the exact size (1x-16x)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from inference.engines.base import SuperResolutionEngine
+from inference.sizing import check_factor, output_size
+
+if TYPE_CHECKING:
+    from inference.api import UpscaleParams
+
+
+class PreciseEngine(SuperResolutionEngine):
+    """RealESRGAN_x4plus (anime: x4plus_anime_6B), 4x passes, then Lanczos to the size."""
+
+    mode = "precise"
+
+    def output_size(self, width: int, height: int, params: UpscaleParams) -> tuple[int, int]:
+        check_factor(self.mode, params.scale)
+        return output_size(width, height, params.scale)

@@ -1,0 +1,406 @@
+"""Decoding client images and encoding results. Torch-free: Pillow and NumPy only.
+
+Only JPEG, PNG and WebP are opened, detected by content. EXIF orientation is applied,
+the ICC profile is kept, truncated files and decompression bombs are refused with an
+``ImageError`` whose message a client can act on.
+
+Pillow has no 16-bit colour modes: it reads a 16-bit RGB(A) or grey+alpha PNG as 8-bit.
+For those files the full samples are decoded too (``DecodedImage.pixels16``), and a result
+that carries 16-bit colour samples keeps them in ``image.info[PIXELS16_KEY]``, which
+``encode_png`` writes as a 16-bit PNG. 16-bit grey without alpha is Pillow's ``I;16``.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import struct
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageCms, ImageFile
+
+from inference.errors import (
+    CorruptImageError,
+    ImageError,
+    ImageTooLargeError,
+    UnsupportedImageError,
+)
+
+__all__ = [
+    "PIXELS16_KEY",
+    "CorruptImageError",
+    "DecodedImage",
+    "ImageError",
+    "ImageTooLargeError",
+    "UnsupportedImageError",
+    "decode_image",
+    "encode_jpeg",
+    "encode_png",
+]
+
+log = logging.getLogger(__name__)
+
+ACCEPTED_FORMATS = ["JPEG", "PNG", "WEBP"]
+DEFAULT_MAX_PIXELS = 50_000_000
+# Where a PIL image carries its 16-bit samples (H x W x C uint16) when Pillow's own mode
+# cannot hold them; encode_png writes them, everything else sees the 8-bit image.
+PIXELS16_KEY = "inference.pixels16"
+
+_ORIENTATION_TAG = 0x0112
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error)
+
+
+@dataclass
+class DecodedImage:
+    """A decoded, upright client image and what the output needs to restore."""
+
+    image: Image.Image  # oriented; CMYK is converted to RGB
+    width: int
+    height: int
+    format: str  # "JPEG" | "PNG" | "WEBP"
+    icc_profile: bytes | None
+    has_alpha: bool
+    bit_depth: int  # 8 or 16
+    mode: str  # Pillow's mode of the file as opened, before any conversion
+    orientation: int = 1  # the EXIF orientation that was applied
+    # For 16-bit files: every sample, oriented, H x W x C (C = 1, 2, 3 or 4, alpha last).
+    pixels16: np.ndarray | None = None
+
+    @property
+    def pixels(self) -> int:
+        return self.width * self.height
+
+
+def sniff_format(data: bytes) -> str:
+    """A short name for what ``data`` looks like, for error messages."""
+    head = data[:32]
+    signatures = (
+        (b"\xff\xd8\xff", "JPEG"),
+        (_PNG_SIGNATURE, "PNG"),
+        (b"GIF87a", "GIF"),
+        (b"GIF89a", "GIF"),
+        (b"BM", "BMP"),
+        (b"II*\x00", "TIFF"),
+        (b"MM\x00*", "TIFF"),
+        (b"%PDF", "PDF"),
+        (b"\x00\x00\x01\x00", "ICO"),
+        (b"8BPS", "PSD"),
+        (b"\xff\x0a", "JPEG XL"),
+        (b"\x00\x00\x00\x0cJXL ", "JPEG XL"),
+    )
+    for magic, name in signatures:
+        if head.startswith(magic):
+            return name
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WEBP"
+    if head[4:8] == b"ftyp":
+        brand = head[8:12]
+        if brand in (b"avif", b"avis"):
+            return "AVIF"
+        if brand in (b"heic", b"heix", b"hevc", b"mif1", b"msf1"):
+            return "HEIC"
+        return "MP4/ISO media"
+    text = head.lstrip().lower()
+    if text.startswith((b"<svg", b"<?xml")):
+        return "SVG/XML"
+    if text.startswith((b"<!doctype html", b"<html")):
+        return "HTML"
+    return "unknown format"
+
+
+def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedImage:
+    """Decode a client's JPEG, PNG or WebP file into an upright image.
+
+    Raises ``UnsupportedImageError``, ``CorruptImageError`` or ``ImageTooLargeError``.
+    """
+    if not data:
+        raise CorruptImageError("The image file is empty.")
+    detected = sniff_format(data)
+    try:
+        im = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
+    except Image.DecompressionBombError as exc:
+        raise ImageTooLargeError(
+            f"The image has too many pixels; send one of at most {max_pixels / 1e6:g} MP."
+        ) from exc
+    except Image.UnidentifiedImageError as exc:
+        if detected in ("JPEG", "PNG", "WEBP"):
+            raise CorruptImageError(
+                f"The image file is truncated or corrupt: its {detected} header is unreadable."
+            ) from exc
+        raise UnsupportedImageError(
+            f"The image is not a JPEG, PNG or WebP file (detected: {detected})."
+        ) from exc
+    except _DECODE_ERRORS as exc:
+        raise CorruptImageError(f"The image file is truncated or corrupt: {exc}.") from exc
+
+    width, height = im.size
+    if width < 1 or height < 1:
+        raise CorruptImageError("The image file is corrupt: it has no pixels.")
+    if width * height > max_pixels:
+        raise ImageTooLargeError(
+            f"The image is {width}x{height} pixels ({width * height / 1e6:.1f} MP); "
+            f"send one of at most {max_pixels / 1e6:g} MP."
+        )
+    if getattr(im, "n_frames", 1) > 1:
+        log.info("animated %s: using its first frame", im.format)
+
+    file_format = im.format or detected
+    mode = im.mode
+    try:
+        icc_profile = im.info.get("icc_profile") or None
+        orientation = _orientation(im)
+        im.load()
+        pixels16 = _decode_png16(data, im) if file_format == "PNG" else None
+    except Image.DecompressionBombError as exc:
+        raise ImageTooLargeError(
+            f"The image has too many pixels; send one of at most {max_pixels / 1e6:g} MP."
+        ) from exc
+    except _DECODE_ERRORS as exc:
+        raise CorruptImageError(f"The image file is truncated or corrupt: {exc}.") from exc
+
+    if im.mode == "CMYK":
+        im, icc_profile = _cmyk_to_rgb(im, icc_profile)
+    has_alpha = _has_alpha(im)
+    bit_depth = 16 if pixels16 is not None else 8
+    im = _orient_image(im, orientation)
+    if pixels16 is not None:
+        pixels16 = _orient_array(pixels16, orientation)
+    return DecodedImage(
+        image=im,
+        width=im.width,
+        height=im.height,
+        format=file_format,
+        icc_profile=icc_profile,
+        has_alpha=has_alpha,
+        bit_depth=bit_depth,
+        mode=mode,
+        orientation=orientation,
+        pixels16=pixels16,
+    )
+
+
+def _has_alpha(im: Image.Image) -> bool:
+    if im.mode in ("RGBA", "LA", "PA", "La", "RGBa"):
+        return True
+    return "transparency" in im.info and im.mode in ("P", "L", "RGB", "I;16", "1")
+
+
+def _orientation(im: Image.Image) -> int:
+    try:
+        value = int(im.getexif().get(_ORIENTATION_TAG, 1))
+    except (TypeError, ValueError, SyntaxError, struct.error):
+        return 1  # unreadable EXIF is not worth refusing the image for
+    return value if 1 <= value <= 8 else 1
+
+
+_TRANSPOSE = {
+    2: [Image.Transpose.FLIP_LEFT_RIGHT],
+    3: [Image.Transpose.ROTATE_180],
+    4: [Image.Transpose.FLIP_TOP_BOTTOM],
+    5: [Image.Transpose.TRANSPOSE],
+    6: [Image.Transpose.ROTATE_270],
+    7: [Image.Transpose.TRANSVERSE],
+    8: [Image.Transpose.ROTATE_90],
+}
+
+
+def _orient_image(im: Image.Image, orientation: int) -> Image.Image:
+    for method in _TRANSPOSE.get(orientation, []):
+        info = im.info
+        im = im.transpose(method)
+        im.info = dict(info)
+    return im
+
+
+def _orient_array(array: np.ndarray, orientation: int) -> np.ndarray:
+    """The same transforms as ``_orient_image``, on an H x W x C array."""
+    ops = {
+        1: lambda a: a,
+        2: lambda a: a[:, ::-1],
+        3: lambda a: a[::-1, ::-1],
+        4: lambda a: a[::-1],
+        5: lambda a: a.transpose(1, 0, 2),
+        6: lambda a: np.rot90(a, -1),
+        7: lambda a: np.rot90(a, 2).transpose(1, 0, 2),
+        8: lambda a: np.rot90(a, 1),
+    }
+    return np.ascontiguousarray(ops[orientation](array))
+
+
+def _cmyk_to_rgb(im: Image.Image, icc_profile: bytes | None) -> tuple[Image.Image, None]:
+    """CMYK JPEGs become sRGB; with their profile when it can be used."""
+    if icc_profile:
+        try:
+            source = ImageCms.ImageCmsProfile(io.BytesIO(icc_profile))
+            target = ImageCms.createProfile("sRGB")
+            return ImageCms.profileToProfile(im, source, target, outputMode="RGB"), None
+        except (ImageCms.PyCMSError, OSError, ValueError):
+            log.info("CMYK image with an unusable ICC profile: converting without it")
+    return im.convert("RGB"), None
+
+
+# --- 16-bit PNG ----------------------------------------------------------------------
+
+
+def _png_header(data: bytes) -> tuple[int, int]:
+    """(bit depth, colour type) from a PNG's IHDR."""
+    if len(data) < 33 or data[12:16] != b"IHDR":
+        raise SyntaxError("missing IHDR")
+    return data[24], data[25]
+
+
+def _decode_png16(data: bytes, im: Image.Image) -> np.ndarray | None:
+    """All 16-bit samples of a PNG, H x W x C, or None when the file is not 16-bit.
+
+    Pillow unpacks 16-bit colour to 8 bits, but its PNG decoder un-filters the rows by the
+    true pixel size whatever the "rawmode" picks from them. Decoding once keeping the high
+    bytes and once keeping the low bytes (big- vs little-endian rawmodes) yields both.
+    """
+    depth, colour_type = _png_header(data)
+    if depth != 16:
+        return None
+    if colour_type == 0:  # grey: Pillow's I;16 holds it all
+        grey = np.asarray(im, dtype=np.uint16)[..., None]
+        if "transparency" in im.info:
+            alpha = np.where(grey[..., 0] == im.info["transparency"], 0, 65535)
+            return np.dstack([grey, alpha.astype(np.uint16)])
+        return grey
+    if colour_type == 4:  # grey + alpha: the 8-bit RGBA rawmode sees all four bytes
+        raw = _redecode(data, "RGBA", "RGBA")
+        return (raw[..., 0::2].astype(np.uint16) << 8) | raw[..., 1::2]
+    if colour_type in (2, 6):
+        mode, rawmode = ("RGB", "RGB;16") if colour_type == 2 else ("RGBA", "RGBA;16")
+        high = _redecode(data, mode, rawmode + "B")
+        low = _redecode(data, mode, rawmode + "L")
+        samples = (high.astype(np.uint16) << 8) | low
+        if colour_type == 2 and "transparency" in im.info:
+            key = np.array(im.info["transparency"], dtype=np.uint16)
+            alpha = np.where((samples == key).all(axis=-1), 0, 65535).astype(np.uint16)
+            samples = np.dstack([samples, alpha])
+        return samples
+    return None
+
+
+def _redecode(data: bytes, mode: str, rawmode: str) -> np.ndarray:
+    im = Image.open(io.BytesIO(data), formats=["PNG"])
+    if im.mode != mode or len(im.tile) != 1:
+        raise SyntaxError("unexpected PNG layout")
+    im.tile = [im.tile[0]._replace(args=rawmode)]
+    ImageFile.ImageFile.load(im)
+    return np.asarray(im)
+
+
+def _png_chunk(kind: bytes, payload: bytes) -> bytes:
+    crc = zlib.crc32(kind + payload) & 0xFFFFFFFF
+    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", crc)
+
+
+def _write_png16(samples: np.ndarray, icc_profile: bytes | None) -> bytes:
+    """A 16-bit PNG of H x W x C samples (C: 1 grey, 2 grey+alpha, 3 RGB, 4 RGBA)."""
+    height, width, channels = samples.shape
+    colour_type = {1: 0, 2: 4, 3: 2, 4: 6}[channels]
+    rows = samples.astype(">u2").view(np.uint8).reshape(height, width * channels * 2)
+    # Paeth filter on every row: vectorisable when encoding, and good on photographs.
+    bpp = channels * 2
+    raw = rows.astype(np.int16)
+    left = np.zeros_like(raw)
+    left[:, bpp:] = raw[:, :-bpp]
+    up = np.zeros_like(raw)
+    up[1:] = raw[:-1]
+    up_left = np.zeros_like(raw)
+    up_left[1:, bpp:] = raw[:-1, :-bpp]
+    estimate = left + up - up_left
+    pa, pb, pc = np.abs(estimate - left), np.abs(estimate - up), np.abs(estimate - up_left)
+    predictor = np.where((pa <= pb) & (pa <= pc), left, np.where(pb <= pc, up, up_left))
+    filtered = ((raw - predictor) & 0xFF).astype(np.uint8)
+    body = np.hstack([np.full((height, 1), 4, dtype=np.uint8), filtered])
+    out = [_PNG_SIGNATURE]
+    out.append(
+        _png_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 16, colour_type, 0, 0, 0))
+    )
+    if icc_profile:
+        out.append(_png_chunk(b"iCCP", b"ICC profile\x00\x00" + zlib.compress(icc_profile)))
+    out.append(_png_chunk(b"IDAT", zlib.compress(body.tobytes(), 6)))
+    out.append(_png_chunk(b"IEND", b""))
+    return b"".join(out)
+
+
+def pixels16_of(image: Image.Image) -> np.ndarray | None:
+    """The 16-bit samples a result image carries, when they still match the image."""
+    samples = image.info.get(PIXELS16_KEY)
+    if not isinstance(samples, np.ndarray) or samples.ndim != 3:
+        return None
+    if samples.shape[:2] != (image.height, image.width):
+        return None
+    if samples.shape[2] != len(image.getbands()):
+        return None
+    return samples
+
+
+# --- encoding ------------------------------------------------------------------------
+
+
+def encode_png(image: Image.Image, icc_profile: bytes | None = None) -> bytes:
+    """The image as a PNG, 16-bit where it carries 16-bit samples, with its ICC profile.
+
+    ``icc_profile=None`` falls back to the profile in ``image.info``, if any.
+    """
+    profile = icc_profile or image.info.get("icc_profile") or None
+    samples = pixels16_of(image)
+    if samples is not None:
+        return _write_png16(samples, profile)
+    buffer = io.BytesIO()
+    options: dict[str, object] = {"compress_level": 6}
+    if profile:
+        options["icc_profile"] = profile
+    image.save(buffer, format="PNG", **options)
+    return buffer.getvalue()
+
+
+def encode_jpeg(image: Image.Image, icc_profile: bytes | None = None, quality: int = 85) -> bytes:
+    """The image as a baseline JPEG: alpha flattened onto white, 16-bit reduced to 8-bit."""
+    profile = icc_profile or image.info.get("icc_profile") or None
+    flat = _flatten_for_jpeg(image)
+    buffer = io.BytesIO()
+    options: dict[str, object] = {"quality": quality}
+    if profile:
+        options["icc_profile"] = profile
+    flat.save(buffer, format="JPEG", **options)
+    return buffer.getvalue()
+
+
+def _to_8bit(samples: np.ndarray) -> np.ndarray:
+    """16-bit samples to 8-bit, rounding (65535 -> 255)."""
+    return ((samples.astype(np.uint32) + 128) // 257).astype(np.uint8)
+
+
+_FLAT_MODES = {"1": "L", "La": "LA", "P": "RGB", "PA": "RGBA", "RGBa": "RGBA", "CMYK": "RGB"}
+
+
+def _flatten_for_jpeg(image: Image.Image) -> Image.Image:
+    samples = pixels16_of(image)
+    if samples is not None:
+        array = _to_8bit(samples)
+    elif image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        array = _to_8bit(np.clip(np.asarray(image, dtype=np.int64), 0, 65535))[..., None]
+    else:
+        wanted = _FLAT_MODES.get(image.mode, image.mode)
+        if "transparency" in image.info and wanted in ("L", "RGB"):
+            wanted += "A"
+        if wanted not in ("L", "LA", "RGB", "RGBA"):
+            wanted = "RGBA"
+        if wanted != image.mode:
+            image = image.convert(wanted)
+        array = np.asarray(image)
+        if array.ndim == 2:
+            array = array[..., None]
+    if array.shape[2] in (2, 4):
+        colour = array[..., :-1].astype(np.float32)
+        alpha = array[..., -1:].astype(np.float32) / 255.0
+        array = np.rint(colour * alpha + 255.0 * (1.0 - alpha)).astype(np.uint8)
+    if array.shape[2] == 1:
+        return Image.fromarray(array[..., 0], mode="L")
+    return Image.fromarray(np.ascontiguousarray(array), mode="RGB")

@@ -1,0 +1,154 @@
+"""The models the engines use, where their files live, and which mode needs which.
+
+Torch-free: the web tier imports this to answer 503 when a mode's model is not installed.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from urllib.parse import urlparse
+
+MODEL_DIR_ENV = "UPSCALER_MODEL_DIR"
+
+# Suffixes accepted for a model's file, in order of preference: the fp16 safetensors
+# re-packs (what ../shared/models holds) and the official PyTorch pickles (what fetch gets).
+SUFFIXES = (".safetensors", ".pth")
+
+IMAGE_TYPES = ("realism", "anime", "universal")
+MODES = ("precise", "dynamic", "restore", "smart")
+# Modes with an engine in this release; "smart" (a diffusion engine) comes later.
+AVAILABLE_MODES = ("precise", "dynamic", "restore")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One registered model: what it is, what spandrel must detect, and where to get it."""
+
+    name: str
+    filename: str  # the preferred file name in the model directory
+    architecture: str  # spandrel's architecture id, checked at load time
+    scale: int
+    url: str  # the official release asset
+    sha256: str | None  # of the official file at ``url``; None where not recorded
+    description: str = ""
+
+    @property
+    def stem(self) -> str:
+        return Path(self.filename).stem
+
+    @property
+    def official_filename(self) -> str:
+        """The file name of the official download (``RealESRGAN_x4plus.pth``)."""
+        return PurePosixPath(urlparse(self.url).path).name
+
+    @property
+    def candidates(self) -> tuple[str, ...]:
+        """File names that count as this model, preferred first."""
+        return tuple(self.stem + suffix for suffix in SUFFIXES)
+
+
+_RELEASES = "https://github.com/xinntao/Real-ESRGAN/releases/download"
+
+MODELS: dict[str, ModelSpec] = {
+    spec.name: spec
+    for spec in (
+        ModelSpec(
+            name="RealESRGAN_x4plus",
+            filename="RealESRGAN_x4plus.safetensors",
+            architecture="ESRGAN",
+            scale=4,
+            url=f"{_RELEASES}/v0.1.0/RealESRGAN_x4plus.pth",
+            sha256="4fa0d38905f75ac06eb49a7951b426670021be3018265fd191d2125df9d682f1",
+            description="RRDBNet, 23 blocks: photographs and general images (realism, universal).",
+        ),
+        ModelSpec(
+            name="RealESRGAN_x4plus_anime_6B",
+            filename="RealESRGAN_x4plus_anime_6B.safetensors",
+            architecture="ESRGAN",
+            scale=4,
+            url=f"{_RELEASES}/v0.2.2.4/RealESRGAN_x4plus_anime_6B.pth",
+            sha256="f872d837d3c90ed2e05227bed711af5671a6fd1c9f7d7e91c911a61f155e99da",
+            description="RRDBNet, 6 blocks: anime and illustrations.",
+        ),
+        ModelSpec(
+            name="realesr-animevideov3",
+            filename="realesr-animevideov3.safetensors",
+            architecture="Compact",
+            scale=4,
+            url=f"{_RELEASES}/v0.2.5.0/realesr-animevideov3.pth",
+            sha256=None,
+            description="SRVGGNetCompact, 16 convolutions: fast anime model (not used by a mode).",
+        ),
+    )
+}
+
+# (mode, image type) -> models; image types not listed fall back to "universal".
+_MODE_MODELS: dict[str, dict[str, list[str]]] = {
+    mode: {"anime": ["RealESRGAN_x4plus_anime_6B"], "universal": ["RealESRGAN_x4plus"]}
+    for mode in ("precise", "dynamic", "restore")
+}
+_MODE_MODELS["smart"] = {"universal": []}
+
+
+def register_model(spec: ModelSpec) -> None:
+    """Make another spandrel-loadable model known (e.g. from a deployment's settings)."""
+    MODELS[spec.name] = spec
+
+
+def get_spec(name: str) -> ModelSpec:
+    try:
+        return MODELS[name]
+    except KeyError:
+        known = ", ".join(sorted(MODELS))
+        raise KeyError(f"Unknown model {name!r}; known models: {known}.") from None
+
+
+def model_dir() -> Path:
+    """The model directory: ``$UPSCALER_MODEL_DIR``, else ``models/`` at the repository root."""
+    configured = os.environ.get(MODEL_DIR_ENV, "").strip()
+    if configured:
+        return Path(configured).expanduser()
+    return Path(__file__).resolve().parents[1] / "models"
+
+
+def _directory(directory: str | os.PathLike[str] | None) -> Path:
+    return Path(directory) if directory is not None else model_dir()
+
+
+def model_path(name: str, directory: str | os.PathLike[str] | None = None) -> Path:
+    """The file holding ``name``: ``<stem>.safetensors`` or the official ``<stem>.pth``.
+
+    When neither exists, the preferred path is returned (so callers can name it in errors).
+    """
+    spec = get_spec(name)
+    folder = _directory(directory)
+    for candidate in spec.candidates:
+        path = folder / candidate
+        if path.is_file():
+            return path
+    return folder / spec.filename
+
+
+def is_installed(name: str, directory: str | os.PathLike[str] | None = None) -> bool:
+    return model_path(name, directory).is_file()
+
+
+def models_for(mode: str, image_type: str) -> list[str]:
+    """The model names that ``mode`` needs for ``image_type`` (``[]`` for ``smart`` for now)."""
+    if mode not in _MODE_MODELS:
+        raise ValueError(f"Unknown mode {mode!r}; expected one of {', '.join(MODES)}.")
+    if image_type not in IMAGE_TYPES:
+        raise ValueError(
+            f"Unknown image type {image_type!r}; expected one of {', '.join(IMAGE_TYPES)}."
+        )
+    by_type = _MODE_MODELS[mode]
+    return list(by_type.get(image_type, by_type["universal"]))
+
+
+def missing_for(
+    mode: str, image_type: str, directory: str | os.PathLike[str] | None = None
+) -> list[str]:
+    """The models ``mode`` needs for ``image_type`` that are not installed."""
+    return [name for name in models_for(mode, image_type) if not is_installed(name, directory)]

@@ -1,0 +1,34 @@
+"""Output sizes and the factor ranges of each mode. Torch-free, shared with the web tier."""
+
+from __future__ import annotations
+
+import math
+
+# Allowed upscale factors per mode (inclusive); restore always keeps the input size.
+FACTOR_RANGES: dict[str, tuple[float, float]] = {
+    "precise": (1.0, 16.0),
+    "dynamic": (1.0, 4.0),
+    "smart": (1.0, 4.0),
+}
+
+
+def scaled_length(length: int, factor: float) -> int:
+    """``round(length * factor)`` with halves rounded up (never below 1 pixel)."""
+    return max(1, math.floor(length * factor + 0.5))
+
+
+def output_size(width: int, height: int, factor: float) -> tuple[int, int]:
+    """The exact output size of an upscale: ``round(w*f) x round(h*f)``, halves up."""
+    return scaled_length(width, factor), scaled_length(height, factor)
+
+
+def check_factor(mode: str, factor: float) -> None:
+    """Raise ValueError when ``factor`` is outside what ``mode`` allows."""
+    if mode not in FACTOR_RANGES:
+        return
+    low, high = FACTOR_RANGES[mode]
+    if not (isinstance(factor, int | float) and math.isfinite(factor) and low <= factor <= high):
+        raise ValueError(
+            f"The upscale factor must be a number from {low:g} to {high:g} for {mode} "
+            f"(got {factor!r})."
+        )

@@ -1,0 +1,260 @@
+"""Running a loaded model over a whole image: passes, tile choice, out-of-memory back-off.
+
+An exact output size is reached in steps: one 4x network pass per factor of 4 needed (the
+last one landing on the target, the earlier ones resampled down to what it needs), an
+integer downscale fused on the device where the target is the pass output divided
+exactly, and a Lanczos resample for whatever is left.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from inference.loader import LoadedModel
+from inference.resample import resize
+from inference.tiling import TileProgress, tiled_upscale
+
+log = logging.getLogger(__name__)
+
+TILE_ENV = "UPSCALER_TILE"  # largest tile side in input pixels (default: automatic)
+GPU_MEMORY_FRACTION_ENV = "UPSCALER_GPU_MEMORY_FRACTION"  # of the free memory, default 0.8
+
+CPU_TILE = 192  # cache-friendly on CPUs: measured faster per pixel than larger tiles
+GPU_TILE = 512  # larger tiles mostly just cost memory on a GPU; batching fills it instead
+MAX_BATCH = 16
+MIN_TILE = 32  # the out-of-memory back-off stops here
+OVERLAP = 8  # input pixels shared by neighbouring tiles
+FEATHER = 8  # of which the cross-fade; the rest is context only
+# A last pass is skipped when a Lanczos upsample of at most this much finishes the job.
+UPSAMPLE_SLACK = 1.05
+
+# (x, y) -> y': runs on each tile after the network, with x the tile's input in [0, 1].
+PostProcess = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class Pass:
+    """One network run: its input size, an integer pool after it, the resample after that."""
+
+    input_size: tuple[int, int]  # (width, height)
+    pool: int
+    resample_to: tuple[int, int]
+
+    @property
+    def pixels(self) -> int:
+        return self.input_size[0] * self.input_size[1]
+
+
+def plan_passes(size: tuple[int, int], target: tuple[int, int], scale: int) -> list[Pass]:
+    """The network passes taking ``size`` to ``target`` with a ``scale``x model."""
+    width, height = size
+    factor = max(target[0] / width, target[1] / height)
+    count = 1
+    while scale**count * UPSAMPLE_SLACK < factor:
+        count += 1
+    inputs = [size] + [
+        (
+            math.ceil(target[0] / scale ** (count - j)),
+            math.ceil(target[1] / scale ** (count - j)),
+        )
+        for j in range(1, count)
+    ]
+    passes = []
+    for j, (w, h) in enumerate(inputs):
+        following = inputs[j + 1] if j + 1 < count else target
+        pool = 1
+        for divisor in range(scale, 1, -1):
+            if scale % divisor == 0 and (w * scale, h * scale) == tuple(
+                n * divisor for n in following
+            ):
+                pool = divisor
+                break
+        passes.append(Pass(input_size=(w, h), pool=pool, resample_to=following))
+    return passes
+
+
+@dataclass
+class Tiling:
+    tile: int
+    batch: int
+
+
+def choose_tiling(model: LoadedModel, tile: int | None = None) -> Tiling:
+    """The tile side and batch for ``model``: explicit, from the environment, or measured."""
+    configured = tile or _env_int(TILE_ENV)
+    if model.device.type != "cuda":
+        side = configured or CPU_TILE
+        if model.max_tile:
+            side = min(side, model.max_tile)
+        return Tiling(tile=max(MIN_TILE, side), batch=1)
+
+    per_pixel = _bytes_per_pixel(model)
+    free, _ = torch.cuda.mem_get_info(model.device)
+    fraction = float(os.environ.get(GPU_MEMORY_FRACTION_ENV, "") or 0.8)
+    budget_pixels = max(1.0, free * fraction / per_pixel)
+    side = configured or min(GPU_TILE, int(math.sqrt(budget_pixels)) // 64 * 64 or MIN_TILE)
+    if model.max_tile:
+        side = min(side, model.max_tile)
+    side = max(MIN_TILE, side)
+    batch = int(max(1, min(MAX_BATCH, budget_pixels // (side * side))))
+    return Tiling(tile=side, batch=batch)
+
+
+def _env_int(name: str) -> int | None:
+    value = os.environ.get(name, "").strip()
+    return int(value) if value else None
+
+
+def _bytes_per_pixel(model: LoadedModel) -> float:
+    """Device memory the network needs per input pixel, measured once on two sizes."""
+    with model.lock:
+        if model.bytes_per_pixel is not None:
+            return model.bytes_per_pixel
+        device = model.device
+        network = model.descriptor.model  # not the compiled wrapper: no compile for a probe
+        peaks = []
+        sides = (64, 128)
+        with torch.inference_mode():
+            for side in sides:
+                probe = torch.zeros((1, 3, side, side), device=device, dtype=model.dtype)
+                probe = probe.contiguous(memory_format=torch.channels_last)
+                torch.cuda.synchronize(device)
+                torch.cuda.reset_peak_memory_stats(device)
+                start = torch.cuda.memory_allocated(device)
+                network(probe)
+                torch.cuda.synchronize(device)
+                peaks.append(torch.cuda.max_memory_allocated(device) - start)
+                del probe
+        slope = (peaks[1] - peaks[0]) / (sides[1] ** 2 - sides[0] ** 2)
+        # Never below the average at the larger size: the slope can be noisy.
+        model.bytes_per_pixel = max(slope, peaks[1] / sides[1] ** 2, 1.0) * 1.1
+        log.info("%s needs %.0f bytes per input pixel", model.name, model.bytes_per_pixel)
+        return model.bytes_per_pixel
+
+
+def network(model: LoadedModel, top: float, post: PostProcess | None, pool: int):
+    """The tile callable: samples in [0, top] -> model -> post-process -> integer pool."""
+
+    def run(batch: torch.Tensor) -> torch.Tensor:
+        x = batch.to(model.dtype)
+        if top != 1.0:
+            x = x.div_(top)
+        y = model(x)
+        if post is not None:
+            y = post(x, y)
+        if pool > 1:
+            y = torch.nn.functional.avg_pool2d(y, pool)
+        return y
+
+    return run
+
+
+def _is_out_of_memory(exc: BaseException) -> bool:
+    if isinstance(exc, torch.OutOfMemoryError):
+        return True
+    text = str(exc)
+    return isinstance(exc, RuntimeError) and (
+        "out of memory" in text or "can't allocate memory" in text
+    )
+
+
+def run_network(
+    model: LoadedModel,
+    array: np.ndarray,
+    *,
+    pool: int = 1,
+    post: PostProcess | None = None,
+    tile: int | None = None,
+    progress: TileProgress | None = None,
+) -> np.ndarray:
+    """``array`` (H x W x 3, uint8 or uint16) through the network, tiled; same dtype out."""
+    if model.scale % pool:
+        raise ValueError(f"pool {pool} does not divide the model scale {model.scale}")
+    scale = model.scale // pool
+    height, width, channels = array.shape
+    out = np.empty((height * scale, width * scale, channels), dtype=array.dtype)
+    if array.dtype == np.uint8:
+        host, top = torch.from_numpy(np.ascontiguousarray(array)), 255.0
+    else:
+        host, top = torch.from_numpy(array.astype(np.float32)), 65535.0
+    if model.device.type == "cuda":
+        source = host.pin_memory().to(model.device, non_blocking=True)
+    else:
+        source = host
+    tiling = choose_tiling(model, tile)
+    run = network(model, top, post, pool)
+    while True:
+        try:
+            return tiled_upscale(
+                run,
+                source,
+                out,
+                scale=scale,
+                tile=tiling.tile,
+                overlap=OVERLAP,
+                feather=FEATHER,
+                batch=tiling.batch,
+                multiple=model.multiple,
+                progress=progress,
+            )
+        except (torch.OutOfMemoryError, RuntimeError) as exc:
+            if not _is_out_of_memory(exc):
+                raise
+            if tiling.batch > 1:
+                tiling.batch //= 2
+            elif tiling.tile // 2 >= MIN_TILE:
+                tiling.tile //= 2
+                model.max_tile = tiling.tile  # later jobs start from what fitted
+            else:
+                raise
+            log.warning(
+                "%s ran out of memory; retrying with %d px tiles, batch %d",
+                model.name,
+                tiling.tile,
+                tiling.batch,
+            )
+        if model.device.type == "cuda":
+            torch.cuda.empty_cache()
+
+
+def upscale_array(
+    model: LoadedModel,
+    array: np.ndarray,
+    target: tuple[int, int],
+    *,
+    post: PostProcess | None = None,
+    tile: int | None = None,
+    progress: Callable[[float], TileProgress] | None = None,
+) -> np.ndarray:
+    """``array`` to exactly ``target`` = (width, height) through as many passes as needed.
+
+    ``post`` runs on the tiles of the last pass. ``progress(weight)`` hands out a tile
+    reporter per pass, weighted by the pass's input pixels.
+    """
+    passes = plan_passes((array.shape[1], array.shape[0]), target, model.scale)
+    for index, step in enumerate(passes):
+        if (array.shape[1], array.shape[0]) != step.input_size:
+            raise AssertionError("pass plan and array disagree")
+        last = index == len(passes) - 1
+        array = run_network(
+            model,
+            array,
+            pool=step.pool,
+            post=post if last else None,
+            tile=tile,
+            progress=progress(step.pixels) if progress else None,
+        )
+        array = resize(array, step.resample_to)
+    return array
+
+
+def pass_pixels(size: tuple[int, int], target: tuple[int, int], scale: int) -> int:
+    """The input pixels all passes of ``upscale_array`` feed the network (for progress)."""
+    return sum(step.pixels for step in plan_passes(size, target, scale))

@@ -184,7 +184,8 @@ class ApiKeyAdmin(admin.ModelAdmin):
             return
         key, raw = ApiKey.issue(obj.account, obj.name)
         # The admin goes on with `obj` (log entry, redirect): make it the issued row.
-        obj.pk, obj.prefix, obj.key_hash, obj.created_at = key.pk, key.prefix, key.key_hash, key.created_at
+        obj.pk, obj.prefix, obj.key_hash = key.pk, key.prefix, key.key_hash
+        obj.created_at = key.created_at
         obj._state.adding = False
         self.message_user(
             request,

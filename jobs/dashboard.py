@@ -8,10 +8,10 @@ the timestamps, which works alike on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections import defaultdict
-from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db.models import Count, Q, Sum
@@ -38,7 +38,7 @@ def percentile(values: list[float], pct: float) -> float | None:
 
 
 def _hour(dt: datetime) -> datetime:
-    return dt.astimezone(dt_timezone.utc).replace(minute=0, second=0, microsecond=0)
+    return dt.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
 def jobs_per_hour(now: datetime) -> dict:
@@ -48,7 +48,7 @@ def jobs_per_hour(now: datetime) -> dict:
     counts: dict[str, list[int]] = {status: [0] * 24 for status in Job.Status.values}
     rows = (
         Job.objects.filter(created_at__gte=first)
-        .annotate(hour=TruncHour("created_at", tzinfo=dt_timezone.utc))
+        .annotate(hour=TruncHour("created_at", tzinfo=UTC))
         .values("hour", "status")
         .annotate(n=Count("pk"))
         .order_by()
@@ -62,16 +62,16 @@ def jobs_per_hour(now: datetime) -> dict:
 
 def credits_per_day(now: datetime, days: int = 14) -> dict:
     """Credits spent per day (job charges minus job refunds) over the last `days` days."""
-    today = now.astimezone(dt_timezone.utc).date()
+    today = now.astimezone(UTC).date()
     first = today - timedelta(days=days - 1)
-    start = datetime(first.year, first.month, first.day, tzinfo=dt_timezone.utc)
+    start = datetime(first.year, first.month, first.day, tzinfo=UTC)
     charged = [0] * days
     refunded = [0] * days
     rows = (
         LedgerEntry.objects.filter(
             created_at__gte=start, kind__in=[LedgerEntry.Kind.DEBIT, LedgerEntry.Kind.REFUND]
         )
-        .annotate(day=TruncDate("created_at", tzinfo=dt_timezone.utc))
+        .annotate(day=TruncDate("created_at", tzinfo=UTC))
         .values("day", "kind")
         .annotate(total=Sum("amount"))
         .order_by()
@@ -194,10 +194,8 @@ def queue_depths(queues: tuple[str, ...] = QUEUES) -> dict[str, int] | None:
 
 
 def _close_quietly(channel) -> None:
-    try:
+    with contextlib.suppress(Exception):
         channel.close()
-    except Exception:
-        pass
 
 
 def dashboard_data(now: datetime | None = None) -> dict:

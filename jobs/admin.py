@@ -155,7 +155,8 @@ class JobAdmin(admin.ModelAdmin):
         if job.files_deleted_at or not job.input_name:
             return "-"
         return format_html(
-            '<img src="{}" alt="input" class="job-thumb" loading="lazy" height="40">',
+            '<img src="{}" alt="input" class="job-thumb" loading="lazy" height="40" '
+            "onerror=\"this.replaceWith('-')\">",
             self._thumbnail_url(job, "input"),
         )
 

@@ -143,7 +143,7 @@ def recent_failures(limit: int = 20) -> list[dict]:
             "mode": job.mode,
             "engine": job.engine,
             "error": job.error,
-            "finishedAt": job.finished_at.isoformat().replace("+00:00", "Z")
+            "finishedAt": job.finished_at.isoformat(timespec="seconds").replace("+00:00", "Z")
             if job.finished_at
             else None,
         }

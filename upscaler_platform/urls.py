@@ -9,7 +9,11 @@ from upscaler_platform import health, metrics
 urlpatterns = [
     # Before admin.site.urls, whose catch-all would answer these paths with a 404.
     path("admin/dashboard/", admin.site.admin_view(dashboard_view), name="admin-dashboard"),
-    path("admin/dashboard/data.json", admin.site.admin_view(dashboard_data_view), name="admin-dashboard-data"),
+    path(
+        "admin/dashboard/data.json",
+        admin.site.admin_view(dashboard_data_view),
+        name="admin-dashboard-data",
+    ),
     path("admin/", admin.site.urls),
     path("api/v1/", include("jobs.api.urls")),
     path("api/v1/schema", SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]), name="schema"),

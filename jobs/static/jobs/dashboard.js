@@ -19,12 +19,14 @@
     return node;
   }
 
-  function niceMax(value) {
-    if (value <= 0) return 1;
-    var power = Math.pow(10, Math.floor(Math.log10(value)));
-    var steps = [1, 2, 2.5, 5, 10];
+  /* A round step for about four gridlines; whole numbers only for counts. */
+  function niceStep(max, integer) {
+    var raw = integer ? Math.max(max / 4, 1) : Math.max(max / 4, 1e-9);
+    var power = Math.pow(10, Math.floor(Math.log10(raw)));
+    var steps = integer ? [1, 2, 5, 10] : [1, 2, 2.5, 5, 10];
     for (var i = 0; i < steps.length; i++) {
-      if (steps[i] * power >= value) return steps[i] * power;
+      var step = steps[i] * power;
+      if (step >= raw) return step;
     }
     return 10 * power;
   }
@@ -41,20 +43,23 @@
     var totals = labels.map(function (_, i) {
       return series.reduce(function (sum, s) { return sum + Math.max(s.values[i] || 0, 0); }, 0);
     });
-    var max = niceMax(Math.max.apply(null, totals.concat([0])));
+    var integer = options.integer !== false;
+    var step = niceStep(Math.max.apply(null, totals.concat([0])), integer);
+    var ticks = Math.max(Math.ceil(Math.max.apply(null, totals.concat([0])) / step), 1);
+    var max = step * ticks;
     var svg = el("svg", {
       viewBox: "0 0 " + width + " " + height, role: "img", "class": "bar-chart",
       "aria-label": options.title || "chart"
     });
     var y = function (v) { return margin.top + plotH - (v / max) * plotH; };
 
-    for (var t = 0; t <= 4; t++) {
-      var value = (max / 4) * t;
+    for (var t = 0; t <= ticks; t++) {
+      var value = step * t;
       el("line", {x1: margin.left, x2: width - margin.right, y1: y(value), y2: y(value),
                   "class": "grid"}, svg);
       var tick = el("text", {x: margin.left - 6, y: y(value) + 4, "text-anchor": "end",
                              "class": "tick"}, svg);
-      tick.textContent = Number.isInteger(value) ? value : value.toFixed(1);
+      tick.textContent = Number.isInteger(value) ? value : +value.toFixed(2);
     }
 
     var slot = plotW / labels.length;

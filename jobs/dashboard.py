@@ -162,7 +162,6 @@ def broker_connection(url: str | None = None):
         options.update(
             socket_timeout=BROKER_TIMEOUT_SECONDS,
             socket_connect_timeout=BROKER_TIMEOUT_SECONDS,
-            max_retries=0,
         )
     return Connection(url, transport_options=options, connect_timeout=BROKER_TIMEOUT_SECONDS)
 

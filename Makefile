@@ -7,7 +7,12 @@ PORT ?= 8000
 SHARED_MODELS := $(abspath ../shared/models)
 export UPSCALER_MODEL_DIR ?= $(if $(wildcard $(SHARED_MODELS)/*.safetensors),$(SHARED_MODELS),$(CURDIR)/models)
 
-.PHONY: run test install install-test browser lint bench clean
+.PHONY: run test install system-deps lint bench clean
+
+# Debian packages the tests drive: a headless browser for the admin, the compose parser,
+# wrk for the API load run. Installed when missing (CI runs as root).
+SYSTEM_TOOLS := wrk chromium chromedriver docker-compose redis-server
+SYSTEM_PACKAGES := wrk chromium chromium-driver docker-compose redis-server
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,13 +22,20 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
+system-deps:
+	@missing=""; for tool in $(SYSTEM_TOOLS); do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing Debian packages for:$$missing"; \
+	  apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(SYSTEM_PACKAGES) >/dev/null; \
+	fi
+
 run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py createcachetable
 	$(PY) manage.py collectstatic --noinput -v 0
 	PORT=$(PORT) $(PY) manage.py run_embedded
 
-test: install
+test: install system-deps
 	$(PY) -m ruff check .
 	$(PY) -m pytest $(PYTEST_ARGS)
 
@@ -31,8 +43,9 @@ lint: install
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
-bench: install
+bench: install system-deps
 	$(PY) bench/inference.py
+	$(PY) bench/api.py
 
 clean:
 	rm -rf var .pytest_cache

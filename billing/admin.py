@@ -53,8 +53,7 @@ class ApiKeyInline(admin.TabularInline):
     model = ApiKey
     extra = 0
     can_delete = False
-    fields = readonly_fields = ("prefix", "name", "is_active", "created_at", "last_used_at",
-                                "revoked_at")
+    fields = readonly_fields = ("prefix", "name", "is_active", "created_at", "last_used_at", "revoked_at")
     show_change_link = True
 
     def has_add_permission(self, request, obj=None):
@@ -68,11 +67,12 @@ class ApiKeyInline(admin.TabularInline):
 
 
 class TopUpForm(forms.Form):
-    credits = forms.IntegerField(min_value=1, max_value=10**12,
-                                 help_text="Whole credits to add to the balance.")
-    memo = forms.CharField(max_length=150, required=True,
-                           help_text="Why (an invoice number, a goodwill credit...). "
-                                     "Stored on the ledger entry with your user name.")
+    credits = forms.IntegerField(min_value=1, max_value=10**12, help_text="Whole credits to add to the balance.")
+    memo = forms.CharField(
+        max_length=150,
+        required=True,
+        help_text="Why (an invoice number, a goodwill credit...). Stored on the ledger entry with your user name.",
+    )
 
 
 @admin.register(Account)
@@ -86,8 +86,10 @@ class AccountAdmin(admin.ModelAdmin):
     actions = ["top_up", "activate", "deactivate"]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(
-            _unfinished=Count("jobs", filter=Q(jobs__status__in=["IN_QUEUE", "IN_PROGRESS"]))
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(_unfinished=Count("jobs", filter=Q(jobs__status__in=["IN_QUEUE", "IN_PROGRESS"])))
         )
 
     def has_delete_permission(self, request, obj=None):
@@ -102,14 +104,14 @@ class AccountAdmin(admin.ModelAdmin):
 
     def get_urls(self):
         return [
-            path("<int:account_id>/top-up/", self.admin_site.admin_view(self.top_up_view),
-                 name="billing_account_top_up"),
+            path(
+                "<int:account_id>/top-up/", self.admin_site.admin_view(self.top_up_view), name="billing_account_top_up"
+            ),
             *super().get_urls(),
         ]
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        extra_context = {**(extra_context or {}),
-                         "can_top_up": self.has_top_up_permission(request)}
+        extra_context = {**(extra_context or {}), "can_top_up": self.has_top_up_permission(request)}
         return super().change_view(request, object_id, form_url, extra_context)
 
     def top_up_view(self, request, account_id: int):
@@ -123,8 +125,11 @@ class AccountAdmin(admin.ModelAdmin):
             memo = f"{form.cleaned_data['memo']} (by {request.user.get_username()})"[:200]
             entry = ledger.top_up(account, credits, memo=memo)
             self.log_change(request, account, f"Topped up {credits} credits: {memo}")
-            self.message_user(request, f"Added {credits} credits to {account}; the balance is "
-                              f"now {entry.balance_after}.", messages.SUCCESS)
+            self.message_user(
+                request,
+                f"Added {credits} credits to {account}; the balance is now {entry.balance_after}.",
+                messages.SUCCESS,
+            )
             return HttpResponseRedirect(reverse("admin:billing_account_change", args=[account.pk]))
         context = {
             **self.admin_site.each_context(request),
@@ -148,8 +153,7 @@ class AccountAdmin(admin.ModelAdmin):
         n = queryset.filter(is_active=False).update(is_active=True)
         self.message_user(request, f"Enabled {n} account(s).", messages.SUCCESS)
 
-    @admin.action(description="Disable selected accounts (their keys stop working)",
-                  permissions=["change"])
+    @admin.action(description="Disable selected accounts (their keys stop working)", permissions=["change"])
     def deactivate(self, request, queryset):
         n = queryset.filter(is_active=True).update(is_active=False)
         self.message_user(request, f"Disabled {n} account(s).", messages.SUCCESS)
@@ -157,8 +161,7 @@ class AccountAdmin(admin.ModelAdmin):
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
-    list_display = ("prefix", "name", "account", "is_active", "created_at", "last_used_at",
-                    "revoked_at")
+    list_display = ("prefix", "name", "account", "is_active", "created_at", "last_used_at", "revoked_at")
     list_filter = ("is_active", "account")
     list_select_related = ("account",)
     search_fields = ("prefix", "name", "account__name")
@@ -167,8 +170,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
     def get_fields(self, request, obj=None):
         if obj is None:
             return ("account", "name")
-        return ("account", "name", "prefix", "is_active", "created_at", "last_used_at",
-                "revoked_at")
+        return ("account", "name", "prefix", "is_active", "created_at", "last_used_at", "revoked_at")
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
@@ -204,8 +206,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
 class LedgerEntryAdmin(admin.ModelAdmin):
     """The append-only ledger: viewable and filterable, never edited or deleted."""
 
-    list_display = ("id", "created_at", "account", "kind", "amount", "balance_after", "job",
-                    "memo")
+    list_display = ("id", "created_at", "account", "kind", "amount", "balance_after", "job", "memo")
     list_filter = ("kind", "account", "created_at")
     list_select_related = ("account",)
     search_fields = ("memo", "account__name")

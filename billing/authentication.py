@@ -18,9 +18,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         scheme, _, raw_key = header.partition(" ")
         raw_key = raw_key.strip()
         if scheme.lower() not in self.keywords or not raw_key:
-            raise exceptions.AuthenticationFailed(
-                "Send the API key as 'Authorization: Bearer <key>'."
-            )
+            raise exceptions.AuthenticationFailed("Send the API key as 'Authorization: Bearer <key>'.")
         try:
             key = ApiKey.objects.select_related("account").get(key_hash=hash_key(raw_key))
         except ApiKey.DoesNotExist:

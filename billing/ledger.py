@@ -13,9 +13,7 @@ class InsufficientCredits(Exception):
     def __init__(self, cost: int, balance: int):
         self.cost = cost
         self.balance = balance
-        super().__init__(
-            f"Insufficient credits: this job costs {cost} credits and the balance is {balance}."
-        )
+        super().__init__(f"Insufficient credits: this job costs {cost} credits and the balance is {balance}.")
 
 
 def _move(account_id: int, amount: int, kind: str, *, job=None, memo: str = "") -> LedgerEntry:
@@ -40,9 +38,7 @@ def debit_for_job(account_id: int, job, cost: int) -> LedgerEntry:
     row lock and re-checks `balance >= cost`, so two submits cannot both spend the last
     credits and the balance never goes negative.
     """
-    charged = Account.objects.filter(pk=account_id, balance__gte=cost).update(
-        balance=F("balance") - cost
-    )
+    charged = Account.objects.filter(pk=account_id, balance__gte=cost).update(balance=F("balance") - cost)
     if not charged:
         balance = Account.objects.values_list("balance", flat=True).get(pk=account_id)
         raise InsufficientCredits(cost, balance)

@@ -85,9 +85,7 @@ class ApiKey(models.Model):
     def issue(cls, account: Account, name: str = "") -> tuple[ApiKey, str]:
         """Create a key; the raw key is returned once and never stored."""
         raw = KEY_PREFIX + secrets.token_urlsafe(32)
-        key = cls.objects.create(
-            account=account, name=name, prefix=raw[:12], key_hash=hash_key(raw)
-        )
+        key = cls.objects.create(account=account, name=name, prefix=raw[:12], key_hash=hash_key(raw))
         return key, raw
 
 
@@ -101,9 +99,7 @@ class LedgerEntry(models.Model):
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="ledger")
     amount = models.BigIntegerField(help_text="Credits: positive adds, negative spends")
     kind = models.CharField(max_length=16, choices=Kind.choices)
-    job = models.ForeignKey(
-        "jobs.Job", null=True, blank=True, on_delete=models.PROTECT, related_name="ledger"
-    )
+    job = models.ForeignKey("jobs.Job", null=True, blank=True, on_delete=models.PROTECT, related_name="ledger")
     memo = models.CharField(max_length=200, blank=True, default="")
     balance_after = models.BigIntegerField()
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)

@@ -51,7 +51,13 @@ class WebhookDeliveryInline(admin.TabularInline):
     extra = 0
     can_delete = False
     fields = readonly_fields = (
-        "attempt", "created_at", "url", "status_code", "succeeded", "duration_ms", "error",
+        "attempt",
+        "created_at",
+        "url",
+        "status_code",
+        "succeeded",
+        "duration_ms",
+        "error",
         "response_body",
     )
     ordering = ("created_at", "id")
@@ -73,8 +79,16 @@ def _seconds(value: float | None) -> str:
 @admin.register(Job)
 class JobAdmin(admin.ModelAdmin):
     list_display = (
-        "short_id", "input_thumbnail", "account", "mode", "status", "created_at", "queue_time",
-        "processing_time", "engine", "credit_cost",
+        "short_id",
+        "input_thumbnail",
+        "account",
+        "mode",
+        "status",
+        "created_at",
+        "queue_time",
+        "processing_time",
+        "engine",
+        "credit_cost",
     )
     list_filter = ("status", "mode", "account", "created_at")
     list_select_related = ("account",)
@@ -88,15 +102,34 @@ class JobAdmin(admin.ModelAdmin):
     actions = ["cancel_with_refund", "retry_failed", "redeliver_webhook"]
     fieldsets = (
         (None, {"fields": ("id", "account", "mode", "status", "progress", "error")}),
-        ("Images", {"fields": (
-            "thumbnails", ("input_width", "input_height", "input_format"),
-            ("output_width", "output_height"), "input_name", "image_name",
-            "compressed_image_name", "expires_at", "files_deleted_at",
-        )}),
-        ("Timings", {"fields": (
-            "created_at", "started_at", "finished_at", "queue_time", "processing_time",
-            "heartbeat_at",
-        )}),
+        (
+            "Images",
+            {
+                "fields": (
+                    "thumbnails",
+                    ("input_width", "input_height", "input_format"),
+                    ("output_width", "output_height"),
+                    "input_name",
+                    "image_name",
+                    "compressed_image_name",
+                    "expires_at",
+                    "files_deleted_at",
+                )
+            },
+        ),
+        (
+            "Timings",
+            {
+                "fields": (
+                    "created_at",
+                    "started_at",
+                    "finished_at",
+                    "queue_time",
+                    "processing_time",
+                    "heartbeat_at",
+                )
+            },
+        ),
         ("Run", {"fields": ("engine", "worker", "attempts", "seed", "params")}),
         ("Billing and webhook", {"fields": ("credit_cost", "webhook_url")}),
     )
@@ -117,7 +150,9 @@ class JobAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in Job._meta.fields] + [
-            "thumbnails", "queue_time", "processing_time",
+            "thumbnails",
+            "queue_time",
+            "processing_time",
         ]
 
     def get_search_results(self, request, queryset, search_term):
@@ -155,8 +190,7 @@ class JobAdmin(admin.ModelAdmin):
         if job.files_deleted_at or not job.input_name:
             return "-"
         return format_html(
-            '<img src="{}" alt="input" class="job-thumb" loading="lazy" height="40" '
-            "onerror=\"this.replaceWith('-')\">",
+            '<img src="{}" alt="input" class="job-thumb" loading="lazy" height="40" onerror="this.replaceWith(\'-\')">',
             self._thumbnail_url(job, "input"),
         )
 
@@ -167,11 +201,16 @@ class JobAdmin(admin.ModelAdmin):
         parts = []
         for which, field in THUMBNAIL_SOURCES.items():
             if getattr(job, field):
-                parts.append(format_html(
-                    '<figure class="job-thumbnail"><img src="{}" alt="{}" id="thumbnail-{}">'
-                    "<figcaption>{}</figcaption></figure>",
-                    self._thumbnail_url(job, which), which, which, which,
-                ))
+                parts.append(
+                    format_html(
+                        '<figure class="job-thumbnail"><img src="{}" alt="{}" id="thumbnail-{}">'
+                        "<figcaption>{}</figcaption></figure>",
+                        self._thumbnail_url(job, which),
+                        which,
+                        which,
+                        which,
+                    )
+                )
         if not parts:
             return "-"
         return format_html(
@@ -187,14 +226,10 @@ class JobAdmin(admin.ModelAdmin):
     def get_urls(self):
         view = self.admin_site.admin_view
         return [
-            path("<uuid:object_id>/thumbnail/<str:which>/", view(self.thumbnail_view),
-                 name="jobs_job_thumbnail"),
-            path("<uuid:object_id>/cancel/", view(require_POST(self.cancel_view)),
-                 name="jobs_job_cancel"),
-            path("<uuid:object_id>/retry/", view(require_POST(self.retry_view)),
-                 name="jobs_job_retry"),
-            path("<uuid:object_id>/redeliver/", view(require_POST(self.redeliver_view)),
-                 name="jobs_job_redeliver"),
+            path("<uuid:object_id>/thumbnail/<str:which>/", view(self.thumbnail_view), name="jobs_job_thumbnail"),
+            path("<uuid:object_id>/cancel/", view(require_POST(self.cancel_view)), name="jobs_job_cancel"),
+            path("<uuid:object_id>/retry/", view(require_POST(self.retry_view)), name="jobs_job_retry"),
+            path("<uuid:object_id>/redeliver/", view(require_POST(self.redeliver_view)), name="jobs_job_redeliver"),
             *super().get_urls(),
         ]
 
@@ -254,8 +289,7 @@ class JobAdmin(admin.ModelAdmin):
 
     # -- actions -------------------------------------------------------------------------
 
-    @admin.action(description="Cancel selected queued jobs and refund them",
-                  permissions=["operate"])
+    @admin.action(description="Cancel selected queued jobs and refund them", permissions=["operate"])
     def cancel_with_refund(self, request, queryset):
         canceled = skipped = 0
         for job in queryset:
@@ -264,37 +298,42 @@ class JobAdmin(admin.ModelAdmin):
             else:
                 skipped += 1
         if canceled:
-            self.message_user(request, f"Canceled and refunded {_jobs(canceled)}.",
-                              messages.SUCCESS)
+            self.message_user(request, f"Canceled and refunded {_jobs(canceled)}.", messages.SUCCESS)
         if skipped:
-            self.message_user(request, f"{_jobs(skipped)} not canceled: only jobs IN_QUEUE "
-                              "can be canceled.", messages.WARNING)
+            self.message_user(
+                request, f"{_jobs(skipped)} not canceled: only jobs IN_QUEUE can be canceled.", messages.WARNING
+            )
 
-    @admin.action(description="Retry selected failed jobs (new charged jobs)",
-                  permissions=["operate"])
+    @admin.action(description="Retry selected failed jobs (new charged jobs)", permissions=["operate"])
     def retry_failed(self, request, queryset):
         created = []
         for job in queryset.select_related("account"):
             if job.status != Job.Status.FAILED:
-                self.message_user(request, f"Job {job.pk} is {job.status}; only FAILED jobs "
-                                  "can be retried.", messages.WARNING)
+                self.message_user(
+                    request, f"Job {job.pk} is {job.status}; only FAILED jobs can be retried.", messages.WARNING
+                )
                 continue
             try:
                 created.append((job, retry_job(job)))
             except RetryError as exc:
-                self.message_user(request, f"Job {job.pk} was not retried: {exc}",
-                                  messages.ERROR)
+                self.message_user(request, f"Job {job.pk} was not retried: {exc}", messages.ERROR)
         for old, new in created:
-            self.message_user(request, format_html(
-                'Job {} retried as new job <a href="{}">{}</a> ({} credits charged).',
-                old.pk, reverse("admin:jobs_job_change", args=[new.pk]), new.pk, new.credit_cost,
-            ), messages.SUCCESS)
+            self.message_user(
+                request,
+                format_html(
+                    'Job {} retried as new job <a href="{}">{}</a> ({} credits charged).',
+                    old.pk,
+                    reverse("admin:jobs_job_change", args=[new.pk]),
+                    new.pk,
+                    new.credit_cost,
+                ),
+                messages.SUCCESS,
+            )
         if len(created) == 1 and len(queryset) == 1:
             return HttpResponseRedirect(reverse("admin:jobs_job_change", args=[created[0][1].pk]))
         return None
 
-    @admin.action(description="Redeliver the webhook of selected finished jobs",
-                  permissions=["operate"])
+    @admin.action(description="Redeliver the webhook of selected finished jobs", permissions=["operate"])
     def redeliver_webhook(self, request, queryset):
         from jobs.tasks import deliver_webhook
 
@@ -307,16 +346,15 @@ class JobAdmin(admin.ModelAdmin):
                 deliver_webhook.apply_async(args=[str(job.id)], kwargs={"manual": True})
             except Exception as exc:
                 log.exception("Could not queue a webhook redelivery for job %s", job.id)
-                self.message_user(request, f"The broker is unavailable, nothing was queued "
-                                  f"({type(exc).__name__}).", messages.ERROR)
+                self.message_user(
+                    request, f"The broker is unavailable, nothing was queued ({type(exc).__name__}).", messages.ERROR
+                )
                 return None
             queued += 1
         if queued:
-            self.message_user(request, f"Queued a webhook redelivery for {_jobs(queued)}.",
-                              messages.SUCCESS)
+            self.message_user(request, f"Queued a webhook redelivery for {_jobs(queued)}.", messages.SUCCESS)
         if skipped:
-            self.message_user(request, f"{_jobs(skipped)} skipped: no webhook, or not "
-                              "finished yet.", messages.WARNING)
+            self.message_user(request, f"{_jobs(skipped)} skipped: no webhook, or not finished yet.", messages.WARNING)
         return None
 
 
@@ -343,12 +381,19 @@ def retry_job(job: Job) -> Job:
     try:
         with transaction.atomic():
             new = Job.objects.create(
-                id=new_id, account=job.account, mode=job.mode, params=job.params,
-                webhook_url=job.webhook_url, credit_cost=cost,
+                id=new_id,
+                account=job.account,
+                mode=job.mode,
+                params=job.params,
+                webhook_url=job.webhook_url,
+                credit_cost=cost,
                 seed=random.SystemRandom().randrange(2**31),
-                input_name=input_name, input_format=job.input_format,
-                input_width=job.input_width, input_height=job.input_height,
-                output_width=job.output_width, output_height=job.output_height,
+                input_name=input_name,
+                input_format=job.input_format,
+                input_width=job.input_width,
+                input_height=job.input_height,
+                output_width=job.output_width,
+                output_height=job.output_height,
             )
             ledger.debit_for_job(job.account_id, new, cost)
             lifecycle.enqueue(new)
@@ -406,11 +451,13 @@ def dashboard_view(request):
     tiles = [
         ("p50 in queue", _seconds(timings["queue"]["p50"]), f"{timings['queue']['n']} jobs"),
         ("p95 in queue", _seconds(timings["queue"]["p95"]), "last 24 h"),
-        ("p50 processing", _seconds(timings["processing"]["p50"]),
-         f"{timings['processing']['n']} jobs"),
+        ("p50 processing", _seconds(timings["processing"]["p50"]), f"{timings['processing']['n']} jobs"),
         ("p95 processing", _seconds(timings["processing"]["p95"]), "last 24 h"),
-        ("failure rate", "-" if rate is None else f"{rate:.1%}",
-         f"{failures['failed']} failed / {failures['failed'] + failures['succeeded']} ended"),
+        (
+            "failure rate",
+            "-" if rate is None else f"{rate:.1%}",
+            f"{failures['failed']} failed / {failures['failed'] + failures['succeeded']} ended",
+        ),
     ]
     context = {
         **admin.site.each_context(request),

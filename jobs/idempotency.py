@@ -54,8 +54,11 @@ def begin(account, key: str, print_: str) -> dict | None:
         if record.response_status is not None:
             return {"status": record.response_status, "body": record.response_body}
         if time.monotonic() > deadline:
-            raise ApiError("A request with this Idempotency-Key is still being processed; retry shortly.",
-                           status_code=409, headers={"Retry-After": "5"})
+            raise ApiError(
+                "A request with this Idempotency-Key is still being processed; retry shortly.",
+                status_code=409,
+                headers={"Retry-After": "5"},
+            )
         time.sleep(0.1)
 
 

@@ -54,9 +54,7 @@ class Heartbeat:
 
         try:
             while not self._stop.wait(self.every):
-                Job.objects.filter(pk=self.job_id, status=Job.Status.IN_PROGRESS).update(
-                    heartbeat_at=timezone.now()
-                )
+                Job.objects.filter(pk=self.job_id, status=Job.Status.IN_PROGRESS).update(heartbeat_at=timezone.now())
         finally:
             connection.close()
 
@@ -88,13 +86,14 @@ def process(job: Job) -> bool:
     data = storage.read(job.input_name)
     with Heartbeat(job.id, settings.JOB_HEARTBEAT_SECONDS):
         result = upscale(
-            data, engine_params(job), progress=ProgressReporter(job.id),
+            data,
+            engine_params(job),
+            progress=ProgressReporter(job.id),
             model_dir=settings.UPSCALER_MODEL_DIR,
         )
     if (result.width, result.height) != (job.output_width, job.output_height):
         raise RuntimeError(
-            f"engine produced {result.width}x{result.height}, expected "
-            f"{job.output_width}x{job.output_height}"
+            f"engine produced {result.width}x{result.height}, expected {job.output_width}x{job.output_height}"
         )
     png = encode_png(result.image, result.icc_profile)
     jpeg = encode_jpeg(result.image, result.icc_profile, quality=85)

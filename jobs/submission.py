@@ -32,14 +32,20 @@ class Submission:
 
 def read_image(fields: dict, upload=None) -> bytes:
     """The image bytes from exactly one of: multipart file `image`, imageUrl, imageBase64."""
-    sources = [name for name, present in (
-        ("image", upload is not None),
-        ("imageUrl", bool(fields.get("imageUrl"))),
-        ("imageBase64", bool(fields.get("imageBase64"))),
-    ) if present]
+    sources = [
+        name
+        for name, present in (
+            ("image", upload is not None),
+            ("imageUrl", bool(fields.get("imageUrl"))),
+            ("imageBase64", bool(fields.get("imageBase64"))),
+        )
+        if present
+    ]
     if len(sources) != 1:
-        raise ApiError("Send exactly one of input.imageUrl, input.imageBase64 or a multipart file "
-                       f"field 'image' (got {len(sources)}: {', '.join(sources) or 'none'}).")
+        raise ApiError(
+            "Send exactly one of input.imageUrl, input.imageBase64 or a multipart file "
+            f"field 'image' (got {len(sources)}: {', '.join(sources) or 'none'})."
+        )
     max_bytes = settings.MAX_INPUT_BYTES
     if upload is not None:
         if upload.size > max_bytes:
@@ -90,10 +96,14 @@ def submit(account: Account, submission: Submission, image: bytes) -> Job:
     if out_w * out_h > settings.MAX_OUTPUT_PIXELS:
         cap_mp = settings.MAX_OUTPUT_PIXELS / 1e6
         best = largest_factor(decoded.width, decoded.height)
-        hint = (f"the largest upscaleFactor allowed for this {decoded.width}x{decoded.height} "
-                f"image is {best:g}") if best >= 1 else "the image itself is too large for any factor"
-        raise ApiError(f"The output would be {out_w}x{out_h} ({out_w * out_h / 1e6:.1f} MP), over the "
-                       f"{cap_mp:g} MP limit: {hint}.")
+        hint = (
+            (f"the largest upscaleFactor allowed for this {decoded.width}x{decoded.height} image is {best:g}")
+            if best >= 1
+            else "the image itself is too large for any factor"
+        )
+        raise ApiError(
+            f"The output would be {out_w}x{out_h} ({out_w * out_h / 1e6:.1f} MP), over the {cap_mp:g} MP limit: {hint}."
+        )
 
     reason = capabilities.unavailable_reason(mode, image_type)
     if reason:
@@ -104,7 +114,8 @@ def submit(account: Account, submission: Submission, image: bytes) -> Job:
         raise ApiError(
             f"This account has {unfinished} unfinished jobs, the most allowed "
             f"({settings.MAX_UNFINISHED_JOBS_PER_ACCOUNT}); wait for some to finish.",
-            status_code=429, headers={"Retry-After": "30"},
+            status_code=429,
+            headers={"Retry-After": "30"},
         )
 
     cost = pricing.price(mode, out_w, out_h)
@@ -113,12 +124,19 @@ def submit(account: Account, submission: Submission, image: bytes) -> Job:
     try:
         with transaction.atomic():
             job = Job.objects.create(
-                id=job_id, account=account, mode=mode, params=fields,
-                webhook_url=submission.webhook, credit_cost=cost,
+                id=job_id,
+                account=account,
+                mode=mode,
+                params=fields,
+                webhook_url=submission.webhook,
+                credit_cost=cost,
                 seed=random.SystemRandom().randrange(2**31),
-                input_name=input_name, input_format=decoded.format,
-                input_width=decoded.width, input_height=decoded.height,
-                output_width=out_w, output_height=out_h,
+                input_name=input_name,
+                input_format=decoded.format,
+                input_width=decoded.width,
+                input_height=decoded.height,
+                output_width=out_w,
+                output_height=out_h,
             )
             ledger.debit_for_job(account.pk, job, cost)
             lifecycle.enqueue(job)

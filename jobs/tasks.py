@@ -67,7 +67,9 @@ def sweep_jobs() -> dict:
     now = timezone.now()
     queued_before = now - timedelta(seconds=settings.JOB_REQUEUE_AFTER_SECONDS)
     requeued = 0
-    for job_id in Job.objects.filter(status=Job.Status.IN_QUEUE, created_at__lt=queued_before).values_list("pk", flat=True)[:500]:
+    for job_id in Job.objects.filter(status=Job.Status.IN_QUEUE, created_at__lt=queued_before).values_list(
+        "pk", flat=True
+    )[:500]:
         run_job.apply_async(args=[str(job_id)])
         requeued += 1
 
@@ -84,7 +86,9 @@ def sweep_jobs() -> dict:
             if back:
                 run_job.apply_async(args=[str(job.pk)])
                 retried += 1
-        elif lifecycle.fail(job, f"The worker stopped responding {job.attempts} times", from_statuses=[Job.Status.IN_PROGRESS]):
+        elif lifecycle.fail(
+            job, f"The worker stopped responding {job.attempts} times", from_statuses=[Job.Status.IN_PROGRESS]
+        ):
             failed += 1
     return {"requeued": requeued, "retried": retried, "failed": failed}
 
@@ -107,5 +111,3 @@ def purge_expired_outputs() -> int:
         storage.delete(job.input_name)
         purged += Job.objects.filter(pk=job.pk).update(files_deleted_at=now)
     return purged
-
-

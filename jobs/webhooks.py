@@ -53,7 +53,10 @@ def deliver(job: Job, attempt: int) -> tuple[WebhookDelivery, float | None]:
     retry_after = None
     try:
         response = safe_http.request(
-            "POST", job.webhook_url, data=body.encode(), headers=headers,
+            "POST",
+            job.webhook_url,
+            data=body.encode(),
+            headers=headers,
             timeout=(min(5.0, settings.WEBHOOK_TIMEOUT_SECONDS), settings.WEBHOOK_TIMEOUT_SECONDS),
         )
         record.status_code = response.status_code

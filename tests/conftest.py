@@ -4,6 +4,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -62,7 +63,9 @@ def api(client, account):
             return {"HTTP_AUTHORIZATION": f"Bearer {self.key}"} if self.key else {}
 
         def post(self, path, body=None, **extra):
-            return client.post(f"/api/v1/{path}", body or {}, content_type="application/json", **self.headers(), **extra)
+            return client.post(
+                f"/api/v1/{path}", body or {}, content_type="application/json", **self.headers(), **extra
+            )
 
         def post_form(self, path, data, **extra):
             return client.post(f"/api/v1/{path}", data, **self.headers(), **extra)
@@ -102,36 +105,73 @@ def broker():
 
 
 class WorkerProcess:
-    def __init__(self, env: dict, log_path: Path, queues: str = "inference,webhooks,maintenance", beat: bool = False):
+    def __init__(
+        self,
+        env: dict,
+        log_path: Path,
+        queues: str = "inference,webhooks,maintenance",
+        beat: bool = False,
+        supervised: bool = False,
+    ):
         self.env, self.log_path, self.queues, self.beat = env, log_path, queues, beat
         self.proc: subprocess.Popen | None = None
+        self.restarts = 0
+        self._stopping = threading.Event()
+        if supervised:  # restart it when it exits, as compose's and Kubernetes' restart policies do
+            threading.Thread(target=self._supervise, daemon=True).start()
+
+    def _supervise(self) -> None:
+        while not self._stopping.wait(0.5):
+            if self.proc is not None and self.proc.poll() is not None and not self._stopping.is_set():
+                self.restarts += 1
+                self.start()
 
     def start(self, timeout: float = 90) -> WorkerProcess:
         bindir = Path(sys.executable).parent
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [str(bindir / "celery"), "-A", "upscaler_platform", "worker", "-Q", self.queues,
-             "--concurrency", "2", "--loglevel", "INFO", "--without-gossip", "--without-mingle",
-             "--hostname", f"test-{os.getpid()}-{time.time_ns()}@%h",
-             *(["--beat", "--schedule", str(self.log_path.with_suffix(".beat"))] if self.beat else [])],
-            cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                str(bindir / "celery"),
+                "-A",
+                "upscaler_platform",
+                "worker",
+                "-Q",
+                self.queues,
+                "--concurrency",
+                "2",
+                "--loglevel",
+                "INFO",
+                "--without-gossip",
+                "--without-mingle",
+                "--hostname",
+                f"test-{os.getpid()}-{time.time_ns()}@%h",
+                *(["--beat", "--schedule", str(self.log_path.with_suffix(".beat"))] if self.beat else []),
+            ],
+            cwd=REPO,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         deadline = time.time() + timeout
+        ready_before = self.log_path.read_bytes().count(b" ready.") if self.restarts else 0
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"worker exited: {self.log_path.read_text()[-3000:]}")
-            if b" ready." in self.log_path.read_bytes():
+            if self.log_path.read_bytes().count(b" ready.") > ready_before:
                 return self
             time.sleep(0.2)
         raise RuntimeError(f"worker not ready in {timeout}s: {self.log_path.read_text()[-3000:]}")
 
     def kill(self, sig=signal.SIGKILL) -> None:
         """Kill the whole process group (main process and pool children)."""
+        self._stopping.set()
         if self.proc and self.proc.poll() is None:
             os.killpg(self.proc.pid, sig)
             self.proc.wait(timeout=30)
 
     def stop(self) -> None:
+        self._stopping.set()
         if self.proc and self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGTERM)
             try:
@@ -170,9 +210,9 @@ def make_worker(django_db_setup, live_server, broker, tmp_path):
     """Start extra worker processes within a test (fault tests); all stopped afterwards."""
     started: list[WorkerProcess] = []
 
-    def start(beat: bool = False, **extra) -> WorkerProcess:
+    def start(beat: bool = False, supervised: bool = False, **extra) -> WorkerProcess:
         log = tmp_path / f"worker{len(started)}.log"
-        worker = WorkerProcess(worker_env(live_server.url, **extra), log, beat=beat).start()
+        worker = WorkerProcess(worker_env(live_server.url, **extra), log, beat=beat, supervised=supervised).start()
         started.append(worker)
         return worker
 

@@ -10,7 +10,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 SHARED_MODELS = REPO.parent / "shared" / "models"
 
-os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/upscaler")
+# One database per run (pytest-django creates test_<name>), so runs side by side on one
+# machine do not drop each other's test database.
+os.environ.setdefault("DATABASE_URL", f"postgres://postgres@127.0.0.1:5432/upscaler_{os.getpid()}")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/13")
 os.environ.setdefault("CELERY_BROKER_URL", os.environ["REDIS_URL"])
 os.environ.setdefault("UPSCALER_MODEL_DIR", str(SHARED_MODELS))

@@ -19,7 +19,11 @@ class Client:
         return self.session.post(f"{self.base}/{path}", json=body, timeout=60)
 
     def status(self, job_id: str) -> dict:
-        r = self.session.get(f"{self.base}/status/{job_id}", timeout=30)
+        while True:
+            r = self.session.get(f"{self.base}/status/{job_id}", timeout=30)
+            if r.status_code != 429:
+                break
+            time.sleep(int(r.headers["Retry-After"]))  # what a well-behaved client does
         assert r.status_code == 200, r.text
         return r.json()
 
@@ -32,7 +36,7 @@ class Client:
             if body["status"] in ("SUCCESS", "FAILED", "CANCELED"):
                 return body, seen
             seen.append(body.get("progress", 0))
-            time.sleep(0.2)
+            time.sleep(0.3)
         raise AssertionError(f"job {job_id} still {body['status']} after {timeout}s")
 
 

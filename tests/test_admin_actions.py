@@ -21,9 +21,21 @@ from tests import images
 pytestmark = pytest.mark.django_db
 
 
-def make_job(account, status=Job.Status.SUCCESS, *, mode="precise", cost=1, created_ago=None,
-             queue_seconds=None, processing_seconds=None, output=(2000, 1000), webhook_url="",
-             error="", engine="realesrgan-x4plus", with_files=False) -> Job:
+def make_job(
+    account,
+    status=Job.Status.SUCCESS,
+    *,
+    mode="precise",
+    cost=1,
+    created_ago=None,
+    queue_seconds=None,
+    processing_seconds=None,
+    output=(2000, 1000),
+    webhook_url="",
+    error="",
+    engine="realesrgan-x4plus",
+    with_files=False,
+) -> Job:
     """A job as the API and a worker would have left it: charged on creation, refunded
     when FAILED or CANCELED, with timestamps set `created_ago` before now."""
     now = timezone.now()
@@ -32,9 +44,17 @@ def make_job(account, status=Job.Status.SUCCESS, *, mode="precise", cost=1, crea
     if with_files:
         input_name = storage.save(f"inputs/{job_id}.png", images.png(64, 48))
     job = Job.objects.create(
-        id=job_id, account=account, mode=mode, params={"upscaleFactor": 2}, credit_cost=cost,
-        input_name=input_name or f"inputs/{job_id}.png", input_format="PNG", input_width=64,
-        input_height=48, output_width=output[0], output_height=output[1],
+        id=job_id,
+        account=account,
+        mode=mode,
+        params={"upscaleFactor": 2},
+        credit_cost=cost,
+        input_name=input_name or f"inputs/{job_id}.png",
+        input_format="PNG",
+        input_width=64,
+        input_height=48,
+        output_width=output[0],
+        output_height=output[1],
         webhook_url=webhook_url,
     )
     ledger.debit_for_job(account.pk, job, cost)
@@ -45,13 +65,13 @@ def make_job(account, status=Job.Status.SUCCESS, *, mode="precise", cost=1, crea
         fields.update(started_at=started, attempts=1, engine=engine)
         if status != Job.Status.IN_PROGRESS:
             fields["finished_at"] = started + timedelta(
-                seconds=processing_seconds if processing_seconds is not None else 10)
+                seconds=processing_seconds if processing_seconds is not None else 10
+            )
     if status == Job.Status.CANCELED:
         fields["finished_at"] = created + timedelta(seconds=1)
     if status == Job.Status.SUCCESS and with_files:
         fields["image_name"] = storage.save(f"outputs/{job_id}.png", images.png(128, 96))
-        fields["compressed_image_name"] = storage.save(
-            f"outputs/{job_id}.jpg", images.jpeg(128, 96))
+        fields["compressed_image_name"] = storage.save(f"outputs/{job_id}.jpg", images.jpeg(128, 96))
     Job.objects.filter(pk=job.pk).update(**fields)
     job.refresh_from_db()
     if status in (Job.Status.FAILED, Job.Status.CANCELED):
@@ -103,10 +123,12 @@ def test_it_lists_and_filters_jobs(client, staff, account, other_account):
 
 
 def test_it_shows_a_job_read_only_with_timings_and_deliveries(client, staff, account):
-    job = make_job(account, Job.Status.SUCCESS, queue_seconds=3, processing_seconds=12.5,
-                   webhook_url="https://example.com/hook")
-    WebhookDelivery.objects.create(job=job, attempt=1, url=job.webhook_url, status_code=500,
-                                   response_body="oops", duration_ms=12)
+    job = make_job(
+        account, Job.Status.SUCCESS, queue_seconds=3, processing_seconds=12.5, webhook_url="https://example.com/hook"
+    )
+    WebhookDelivery.objects.create(
+        job=job, attempt=1, url=job.webhook_url, status_code=500, response_body="oops", duration_ms=12
+    )
     r = client.get(reverse("admin:jobs_job_change", args=[job.pk]))
     assert r.status_code == 200
     body = r.content.decode()
@@ -147,11 +169,10 @@ def test_it_cancels_queued_jobs_with_a_refund(client, staff, account):
     assert account.balance == balance + 3 == account.ledger_sum()
 
 
-def test_it_retries_a_failed_job_as_a_new_charged_job(
-    client, staff, account, django_capture_on_commit_callbacks
-):
-    failed = make_job(account, Job.Status.FAILED, cost=4, with_files=True, error="Boom.",
-                      webhook_url="https://example.com/hook")
+def test_it_retries_a_failed_job_as_a_new_charged_job(client, staff, account, django_capture_on_commit_callbacks):
+    failed = make_job(
+        account, Job.Status.FAILED, cost=4, with_files=True, error="Boom.", webhook_url="https://example.com/hook"
+    )
     balance = Account.objects.get(pk=account.pk).balance
     sent = []
     from jobs import tasks
@@ -207,8 +228,9 @@ def test_it_queues_a_manual_webhook_redelivery(client, staff, account, monkeypat
     done = make_job(account, Job.Status.SUCCESS, webhook_url="https://example.com/hook")
     no_hook = make_job(account, Job.Status.SUCCESS)
     calls = []
-    monkeypatch.setattr(tasks.deliver_webhook, "apply_async",
-                        lambda args=None, kwargs=None, **kw: calls.append((args, kwargs)))
+    monkeypatch.setattr(
+        tasks.deliver_webhook, "apply_async", lambda args=None, kwargs=None, **kw: calls.append((args, kwargs))
+    )
     r = run_action(client, "jobs_job", "redeliver_webhook", [done.pk, no_hook.pk])
     assert calls == [([str(done.pk)], {"manual": True})]
     text = " ".join(messages_of(r))
@@ -280,9 +302,14 @@ def test_it_tops_up_an_account_through_the_form(client, staff, account):
 def test_it_toggles_is_active_without_touching_the_balance(client, staff, account):
     r = client.get(reverse("admin:billing_account_change", args=[account.pk]))
     assert r.status_code == 200
-    data = {"name": account.name, "balance": "999999",
-            "api_keys-TOTAL_FORMS": "0", "api_keys-INITIAL_FORMS": "0",
-            "ledger-TOTAL_FORMS": "0", "ledger-INITIAL_FORMS": "0"}
+    data = {
+        "name": account.name,
+        "balance": "999999",
+        "api_keys-TOTAL_FORMS": "0",
+        "api_keys-INITIAL_FORMS": "0",
+        "ledger-TOTAL_FORMS": "0",
+        "ledger-INITIAL_FORMS": "0",
+    }
     r = client.post(reverse("admin:billing_account_change", args=[account.pk]), data)
     assert r.status_code == 302, r.context and r.context["adminform"].form.errors
     account.refresh_from_db()
@@ -293,8 +320,7 @@ def test_it_toggles_is_active_without_touching_the_balance(client, staff, accoun
 
 
 def test_it_shows_a_new_api_key_once_and_stores_its_hash(client, staff, account):
-    r = client.post(reverse("admin:billing_apikey_add"), {"account": account.pk, "name": "ci"},
-                    follow=True)
+    r = client.post(reverse("admin:billing_apikey_add"), {"account": account.pk, "name": "ci"}, follow=True)
     assert r.status_code == 200
     [shown] = [m for m in messages_of(r) if "copy it now" in m]
     raw = shown.split(" is ", 1)[1].split(" ", 1)[0]

@@ -22,9 +22,15 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 CHROMIUM_FLAGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--no-first-run", "--window-size=1400,1800",
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--window-size=1400,1800",
 ]
 PASSWORD = "pw-for-the-browser-test"
 
@@ -126,10 +132,19 @@ class Admin:
 def test_the_dashboard_draws_charts_from_real_jobs(browser, live_server, operator, account):
     # Jobs over the last day: successes an hour apart, a failure, a cancel, queued work.
     for hours in (1, 2, 2, 5, 9, 9, 9, 14, 20):
-        make_job(account, Job.Status.SUCCESS, created_ago=timedelta(hours=hours, minutes=10),
-                 queue_seconds=hours, processing_seconds=4 + hours)
-    make_job(account, Job.Status.FAILED, created_ago=timedelta(hours=3),
-             error="CUDA out of memory while upscaling. Your credits have been refunded.")
+        make_job(
+            account,
+            Job.Status.SUCCESS,
+            created_ago=timedelta(hours=hours, minutes=10),
+            queue_seconds=hours,
+            processing_seconds=4 + hours,
+        )
+    make_job(
+        account,
+        Job.Status.FAILED,
+        created_ago=timedelta(hours=3),
+        error="CUDA out of memory while upscaling. Your credits have been refunded.",
+    )
     make_job(account, Job.Status.CANCELED, created_ago=timedelta(hours=6))
     make_job(account, Job.Status.IN_QUEUE, created_ago=timedelta(minutes=1))
     make_job(account, Job.Status.IN_PROGRESS, created_ago=timedelta(minutes=2))
@@ -144,8 +159,7 @@ def test_the_dashboard_draws_charts_from_real_jobs(browser, live_server, operato
     for bar in bars:
         status = bar.get_attribute("data-series")
         by_status[status] = by_status.get(status, 0) + int(bar.get_attribute("data-value"))
-    assert by_status == {"SUCCESS": 9, "FAILED": 1, "CANCELED": 1, "IN_QUEUE": 1,
-                         "IN_PROGRESS": 1}
+    assert by_status == {"SUCCESS": 9, "FAILED": 1, "CANCELED": 1, "IN_QUEUE": 1, "IN_PROGRESS": 1}
     # 13 jobs charged 1 credit each today, 2 refunded.
     credits = admin.wait_for("#chart-credits-per-day[data-drawn=true]")
     assert credits.get_attribute("data-total") == "11"
@@ -164,8 +178,9 @@ def test_an_operator_filters_cancels_and_redelivers(
 
     queued = make_job(account, Job.Status.IN_QUEUE, cost=3, created_ago=timedelta(minutes=3))
     make_job(account, Job.Status.IN_QUEUE, cost=1, created_ago=timedelta(minutes=4))
-    done = make_job(account, Job.Status.SUCCESS, with_files=True,
-                    webhook_url=webhook_receiver.url + "/hook", processing_seconds=7)
+    done = make_job(
+        account, Job.Status.SUCCESS, with_files=True, webhook_url=webhook_receiver.url + "/hook", processing_seconds=7
+    )
     make_job(account, Job.Status.FAILED, error="Boom. Your credits have been refunded.")
 
     admin = Admin(browser, live_server.url)
@@ -217,6 +232,7 @@ def test_an_operator_filters_cancels_and_redelivers(
     # The thumbnails loaded (a broken image has naturalWidth 0).
     for which in ("input", "output"):
         width = browser.execute_script(
-            "return document.getElementById(arguments[0]).naturalWidth", f"thumbnail-{which}")
+            "return document.getElementById(arguments[0]).naturalWidth", f"thumbnail-{which}"
+        )
         assert width > 0, which
     admin.screenshot("admin-job.png")

@@ -49,8 +49,12 @@ def test_the_api_holds_its_schema_under_fuzzing(api_schema, live_server, account
         @given(case=operation.as_strategy(generation_mode=mode))
         @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None)
         def run(case):
-            case.call_and_validate(base_url=live_server.url, headers=headers, checks=CHECKS,
-                                   excluded_checks=[c for c in schemathesis.checks.CHECKS.get_all() if c not in CHECKS])
+            case.call_and_validate(
+                base_url=live_server.url,
+                headers=headers,
+                checks=CHECKS,
+                excluded_checks=[c for c in schemathesis.checks.CHECKS.get_all() if c not in CHECKS],
+            )
 
         run()
     assert len(seen) >= 12, seen

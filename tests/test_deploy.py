@@ -69,9 +69,7 @@ def env_names_read(source: str) -> tuple[set[str], set[str]]:
                 if fname in FILE_AWARE_HELPERS:
                     file_aware.add(first.value)
             elif fname == "getenv" or (
-                fname in ("get", "pop")
-                and isinstance(func, ast.Attribute)
-                and _is_os_environ(func.value)
+                fname in ("get", "pop") and isinstance(func, ast.Attribute) and _is_os_environ(func.value)
             ):
                 names.add(first.value)
         elif isinstance(node, ast.Subscript) and _is_os_environ(node.value):
@@ -172,10 +170,7 @@ def find_compose_tool() -> list[str]:
     if path:
         return [path]
     docker = shutil.which("docker")
-    if (
-        docker
-        and subprocess.run([docker, "compose", "version"], capture_output=True).returncode == 0
-    ):
+    if docker and subprocess.run([docker, "compose", "version"], capture_output=True).returncode == 0:
         return [docker, "compose"]
     message = "docker-compose is not installed (apt-get install docker-compose)"
     if in_ci():
@@ -183,9 +178,7 @@ def find_compose_tool() -> list[str]:
     pytest.skip(message)
 
 
-def run_compose_config(
-    tmp_path: Path, env: dict[str, str], *extra: str
-) -> subprocess.CompletedProcess:
+def run_compose_config(tmp_path: Path, env: dict[str, str], *extra: str) -> subprocess.CompletedProcess:
     """`docker-compose config` in a clean environment: no .env and no shell variables leak in."""
     empty_env_file = tmp_path / "empty.env"
     empty_env_file.write_text("")
@@ -223,10 +216,7 @@ def test_compose_file_is_valid_for_docker_compose(tmp_path):
     assert services["web"]["environment"]["DATABASE_URL"] == (
         f"postgres://upscaler:{COMPOSE_REQUIRED['POSTGRES_PASSWORD']}@postgres:5432/upscaler"
     )
-    assert (
-        services["worker"]["environment"]["AWS_SECRET_ACCESS_KEY"]
-        == COMPOSE_REQUIRED["S3_SECRET_KEY"]
-    )
+    assert services["worker"]["environment"]["AWS_SECRET_ACCESS_KEY"] == COMPOSE_REQUIRED["S3_SECRET_KEY"]
 
 
 @pytest.mark.parametrize("missing", sorted(COMPOSE_REQUIRED))
@@ -290,12 +280,8 @@ def test_compose_workers_consume_the_celery_queues(compose):
     for name, opts in workers.items():
         assert opts["app"] == "upscaler_platform", name
         assert opts["queue_set"], f"{name} names no queue: it would consume the default one only"
-        assert opts["queue_set"] <= queues, (
-            f"{name} consumes unknown queues {opts['queue_set'] - queues}"
-        )
-    consumed = set().union(
-        *(o["queue_set"] for o in compose_workers(compose, default_profile_only=True).values())
-    )
+        assert opts["queue_set"] <= queues, f"{name} consumes unknown queues {opts['queue_set'] - queues}"
+    consumed = set().union(*(o["queue_set"] for o in compose_workers(compose, default_profile_only=True).values()))
     assert consumed == queues, f"queues nobody consumes by default: {queues - consumed}"
 
     services = compose["services"]
@@ -310,9 +296,7 @@ def test_compose_workers_consume_the_celery_queues(compose):
     assert "deploy" not in services["worker-cpu"], "the CPU fallback must not reserve a GPU"
 
     hooks = [o for o in workers.values() if o["queue_set"] == {webhooks}]
-    assert hooks and all(
-        o.get("pool") == "threads" and int(o.get("concurrency", 0)) >= 8 for o in hooks
-    )
+    assert hooks and all(o.get("pool") == "threads" and int(o.get("concurrency", 0)) >= 8 for o in hooks)
 
     # Only the worker image has torch: the web image must never consume `inference`.
     for name, opts in workers.items():
@@ -328,8 +312,7 @@ def test_compose_workers_consume_the_celery_queues(compose):
     ]
     assert beats == ["beat"], "exactly one beat"
     assert not any(
-        o.get("subcommand") == "worker" and "--beat" in str(services[n]["command"])
-        for n, o in workers.items()
+        o.get("subcommand") == "worker" and "--beat" in str(services[n]["command"]) for n, o in workers.items()
     )
 
 
@@ -385,9 +368,7 @@ def test_compose_models_volume(compose):
 
     assert mount(services["web"]) == (model_dir, True), "web needs the models read-only"
     for name in ("worker", "worker-cpu"):
-        assert mount(services[name]) == (model_dir, False), (
-            f"{name} needs the models (fetch_models writes)"
-        )
+        assert mount(services[name]) == (model_dir, False), f"{name} needs the models (fetch_models writes)"
 
 
 def test_compose_backing_services_are_healthchecked_and_awaited(compose):
@@ -400,23 +381,13 @@ def test_compose_backing_services_are_healthchecked_and_awaited(compose):
         assert deps.get("postgres", {}).get("condition") == "service_healthy", name
         if name != "migrate":
             assert deps.get("redis", {}).get("condition") == "service_healthy", name
-            assert (
-                deps.get("minio-init", {}).get("condition") == "service_completed_successfully"
-            ), name
+            assert deps.get("minio-init", {}).get("condition") == "service_completed_successfully", name
     init = services["minio-init"]
     assert init["depends_on"]["minio"]["condition"] == "service_healthy"
     # The init service creates the bucket the app is configured with, with the app's key.
-    assert (
-        init["environment"]["S3_BUCKET"]
-        == services["web"]["environment"]["AWS_STORAGE_BUCKET_NAME"]
-    )
-    assert (
-        init["environment"]["S3_ACCESS_KEY"] == services["web"]["environment"]["AWS_ACCESS_KEY_ID"]
-    )
-    assert (
-        init["environment"]["S3_SECRET_KEY"]
-        == services["web"]["environment"]["AWS_SECRET_ACCESS_KEY"]
-    )
+    assert init["environment"]["S3_BUCKET"] == services["web"]["environment"]["AWS_STORAGE_BUCKET_NAME"]
+    assert init["environment"]["S3_ACCESS_KEY"] == services["web"]["environment"]["AWS_ACCESS_KEY_ID"]
+    assert init["environment"]["S3_SECRET_KEY"] == services["web"]["environment"]["AWS_SECRET_ACCESS_KEY"]
     script_mount = next(v for v in init["volumes"] if v.endswith("/minio-init.sh:ro"))
     script = (REPO / script_mount.split(":")[0]).read_text()
     assert 'mc mb --ignore-existing "local/$S3_BUCKET"' in script
@@ -424,10 +395,7 @@ def test_compose_backing_services_are_healthchecked_and_awaited(compose):
     # MinIO answers to the public S3 host too, so presigned URLs work inside and out.
     endpoint = services["web"]["environment"]["AWS_S3_ENDPOINT_URL"]
     host = urlparse(endpoint.replace("${S3_PUBLIC_HOST:-minio}", "S3HOST")).hostname
-    assert (
-        host == "s3host"
-        and "${S3_PUBLIC_HOST:-minio}" in services["minio"]["networks"]["default"]["aliases"]
-    )
+    assert host == "s3host" and "${S3_PUBLIC_HOST:-minio}" in services["minio"]["networks"]["default"]["aliases"]
 
 
 # --- Dockerfiles ----------------------------------------------------------------------------
@@ -447,17 +415,12 @@ def dockerfile_instructions(path: Path) -> list[tuple[str, str]]:
         if current:
             lines.append(current)
         current = ""
-    return [
-        (line.split(None, 1)[0].upper(), line.split(None, 1)[1] if " " in line else "")
-        for line in lines
-    ]
+    return [(line.split(None, 1)[0].upper(), line.split(None, 1)[1] if " " in line else "") for line in lines]
 
 
 def pip_installs(path: Path) -> list[str]:
     runs = [args for instr, args in dockerfile_instructions(path) if instr == "RUN"]
-    return [
-        part.strip() for run in runs for part in re.split(r"&&|;", run) if "pip install" in part
-    ]
+    return [part.strip() for run in runs for part in re.split(r"&&|;", run) if "pip install" in part]
 
 
 def project_packages() -> list[str]:
@@ -476,9 +439,7 @@ def test_web_image_has_no_torch():
     for cmd in installs:
         assert "worker" not in cmd and "torch" not in cmd, cmd
     text = WEB_DOCKERFILE.read_text()
-    assert "optional-dependencies" not in text, (
-        "the web image must only install the base dependencies"
-    )
+    assert "optional-dependencies" not in text, "the web image must only install the base dependencies"
     froms = [args for instr, args in dockerfile_instructions(WEB_DOCKERFILE) if instr == "FROM"]
     assert froms == ["python:3.11-slim"]
     # …which holds only if the base dependencies themselves carry no torch.
@@ -489,9 +450,7 @@ def test_web_image_has_no_torch():
 def test_worker_image_installs_the_worker_extra():
     installs = pip_installs(WORKER_DOCKERFILE)
     assert any(".[worker]" in cmd for cmd in installs), installs
-    extras = tomllib.loads((REPO / "pyproject.toml").read_text())["project"][
-        "optional-dependencies"
-    ]
+    extras = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]
     assert any(d.startswith("torch") for d in extras["worker"])
 
 
@@ -568,9 +527,7 @@ def test_builtin_kinds_pass_strict_schema_validation(manifests):
             try:
                 kv.validate(doc, version, strict=True)
             except kv.ValidationError as exc:
-                pytest.fail(
-                    f"{doc['kind']}/{doc['metadata']['name']} (k8s {version}): {exc.message}"
-                )
+                pytest.fail(f"{doc['kind']}/{doc['metadata']['name']} (k8s {version}): {exc.message}")
 
 
 def test_strict_validation_rejects_a_broken_deployment(manifests):
@@ -629,8 +586,7 @@ def test_k8s_env_is_made_of_settings_and_matches_compose(manifests, compose):
     assert {("ConfigMap", "upscaler-config"), ("Secret", "upscaler-secrets")} <= referenced
     compose_env = set(compose["services"]["web"]["environment"])
     assert names == compose_env, (
-        f"only in k8s: {sorted(names - compose_env)}; "
-        f"only in compose: {sorted(compose_env - names)}"
+        f"only in k8s: {sorted(names - compose_env)}; only in compose: {sorted(compose_env - names)}"
     )
     secret = secrets["upscaler-secrets"]["stringData"]
     for sensitive in ("SECRET_KEY", "DATABASE_URL", "AWS_SECRET_ACCESS_KEY"):
@@ -659,11 +615,7 @@ def test_k8s_workers_consume_the_celery_queues(manifests):
     for name, opts in workers.items():
         assert opts["app"] == "upscaler_platform" and opts["queue_set"] <= queues, name
         image = deployments[name]["spec"]["template"]["spec"]["containers"][0]["image"]
-        expected = (
-            "upscaler-platform-worker"
-            if inference in opts["queue_set"]
-            else "upscaler-platform-web"
-        )
+        expected = "upscaler-platform-worker" if inference in opts["queue_set"] else "upscaler-platform-web"
         assert image == expected, f"{name} runs {image}"
     hooks = [o for o in workers.values() if o["queue_set"] == {webhooks}]
     assert hooks and all(o.get("pool") == "threads" for o in hooks)
@@ -681,9 +633,7 @@ def gpu_limit(container: dict) -> int:
 def test_k8s_gpu_workers_request_a_gpu(manifests):
     inference, *_ = queue_constants()
     deployments = by_kind(manifests, "Deployment")
-    gpu_workers = [
-        n for n, o in deployment_celery(manifests).items() if inference in o["queue_set"]
-    ]
+    gpu_workers = [n for n, o in deployment_celery(manifests).items() if inference in o["queue_set"]]
     assert gpu_workers
     for name in gpu_workers:
         spec = deployments[name]["spec"]["template"]["spec"]
@@ -694,9 +644,7 @@ def test_k8s_gpu_workers_request_a_gpu(manifests):
         assert any(t.get("key") == "nvidia.com/gpu" for t in spec.get("tolerations", [])), name
     for name, dep in deployments.items():
         if name not in gpu_workers:
-            assert not any(gpu_limit(c) for c in dep["spec"]["template"]["spec"]["containers"]), (
-                name
-            )
+            assert not any(gpu_limit(c) for c in dep["spec"]["template"]["spec"]["containers"]), name
 
 
 def test_k8s_web_and_jobs(manifests):
@@ -712,10 +660,7 @@ def test_k8s_web_and_jobs(manifests):
     labels = deployments["upscaler-web"]["spec"]["template"]["metadata"]["labels"]
     selector = services["upscaler-web"]["spec"]["selector"]
     assert selector.items() <= labels.items(), "the Service does not select the web pods"
-    jobs = {
-        n: j["spec"]["template"]["spec"]["containers"][0]["command"]
-        for n, j in by_kind(manifests, "Job").items()
-    }
+    jobs = {n: j["spec"]["template"]["spec"]["containers"][0]["command"] for n, j in by_kind(manifests, "Job").items()}
     assert ["python", "manage.py", "migrate", "--noinput"] in jobs.values()
     fetch = [c for c in jobs.values() if c[:3] == ["python", "manage.py", "fetch_models"]]
     assert fetch and (REPO / "jobs" / "management" / "commands" / "fetch_models.py").is_file()
@@ -772,9 +717,7 @@ def test_kustomize_builds(tmp_path):
     kubectl = shutil.which("kubectl")
     if not kubectl:
         pytest.skip("kubectl is not installed (optional)")
-    out = subprocess.run(
-        [kubectl, "kustomize", str(K8S)], capture_output=True, text=True, timeout=120
-    )
+    out = subprocess.run([kubectl, "kustomize", str(K8S)], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     docs = [d for d in yaml.safe_load_all(out.stdout) if d]
     images = {
@@ -810,15 +753,9 @@ def test_settings_name_collector():
 
 
 def test_celery_command_parser():
-    opts = parse_celery(
-        ["celery", "-A", "upscaler_platform", "worker", "-Q", "a,b", "-c", "3", "-P", "threads"]
-    )
+    opts = parse_celery(["celery", "-A", "upscaler_platform", "worker", "-Q", "a,b", "-c", "3", "-P", "threads"])
     assert opts["subcommand"] == "worker" and opts["queue_set"] == {"a", "b"}
-    assert (
-        opts["concurrency"] == "3"
-        and opts["pool"] == "threads"
-        and opts["app"] == "upscaler_platform"
-    )
+    assert opts["concurrency"] == "3" and opts["pool"] == "threads" and opts["app"] == "upscaler_platform"
     opts = parse_celery(["celery", "--app=x", "beat", "--schedule=/tmp/s"])
     assert opts["subcommand"] == "beat" and opts["app"] == "x" and opts["queue_set"] == set()
     assert parse_celery(["gunicorn", "x.wsgi"]) is None

@@ -22,7 +22,14 @@ REPO = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
 
 # Variables that would move the embedded default onto external services.
-EXTERNAL = ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "STORAGE_BACKEND", "PUBLIC_BASE_URL", "DJANGO_SETTINGS_MODULE")
+EXTERNAL = (
+    "DATABASE_URL",
+    "REDIS_URL",
+    "CELERY_BROKER_URL",
+    "STORAGE_BACKEND",
+    "PUBLIC_BASE_URL",
+    "DJANGO_SETTINGS_MODULE",
+)
 
 
 def free_port() -> int:
@@ -37,24 +44,36 @@ def test_make_run_serves_a_job_end_to_end(tmp_path):
     env.update(UPSCALER_DATA_DIR=str(tmp_path / "var"), PORT=str(port), PYTHONUNBUFFERED="1")
     env["VENV"] = str(Path(sys.executable).parent.parent)
     log = open(tmp_path / "run.log", "wb")
-    proc = subprocess.Popen(["make", "run", f"VENV={env['VENV']}"], cwd=REPO, env=env, stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        ["make", "run", f"VENV={env['VENV']}"],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.time() + 180
         while True:
             try:
-                if requests.get(f"{base}/api/v1/schema", timeout=2).status_code == 200:
+                if requests.get(f"{base}/api/v1/schema", timeout=20).status_code == 200:
                     break
-            except requests.ConnectionError:
+            except requests.RequestException:
                 pass
             assert proc.poll() is None, (tmp_path / "run.log").read_text()[-3000:]
             assert time.time() < deadline, (tmp_path / "run.log").read_text()[-3000:]
             time.sleep(0.5)
         assert (tmp_path / "var" / "db.sqlite3").exists()
 
-        created = subprocess.run([sys.executable, "manage.py", "create_account", "local", "--credits", "20"],
-                                 cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+        created = subprocess.run(
+            [sys.executable, "manage.py", "create_account", "local", "--credits", "20"],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert created.returncode == 0, created.stderr
         key = created.stdout.strip().splitlines()[-1]
 

@@ -7,7 +7,7 @@ import base64
 
 import pytest
 
-from billing.models import Account, LedgerEntry
+from billing.models import LedgerEntry
 from tests import images
 from tests.flows import Client, download_image
 
@@ -67,7 +67,9 @@ def test_it_reports_progress_while_running(celery_worker, live_server, account):
     client = Client(live_server.url, account.raw_key)
     # Big enough that the engine runs several tiles on the CPU.
     data = images.png(160, 120)
-    r = client.submit("precise-upscale", {"input": {"imageBase64": base64.b64encode(data).decode(), "upscaleFactor": 4}})
+    r = client.submit(
+        "precise-upscale", {"input": {"imageBase64": base64.b64encode(data).decode(), "upscaleFactor": 4}}
+    )
     assert r.status_code == 200, r.text
     final, seen = client.wait(r.json()["id"])
     assert final["status"] == "SUCCESS", celery_worker.log()[-3000:]

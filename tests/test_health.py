@@ -32,9 +32,21 @@ class RedisServer:
 
     def start(self) -> RedisServer:
         self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.workdir)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.workdir),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         deadline = time.time() + 10
         while time.time() < deadline:
@@ -98,8 +110,10 @@ def test_readyz_names_a_broken_storage(client, tmp_path):
     blocker = tmp_path / "not-a-directory"
     blocker.write_text("x")
     storages = {
-        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage",
-                    "OPTIONS": {"location": str(blocker / "media")}},
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(blocker / "media")},
+        },
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
     with override_settings(STORAGES=storages):
@@ -123,8 +137,7 @@ def test_readyz_checks_the_filesystem_broker_too(client, tmp_path):
     folder = tmp_path / "broker"
     folder.mkdir()
     options = {"data_folder_in": str(folder), "data_folder_out": str(folder)}
-    with override_settings(CELERY_BROKER_URL="filesystem://",
-                           CELERY_BROKER_TRANSPORT_OPTIONS=options):
+    with override_settings(CELERY_BROKER_URL="filesystem://", CELERY_BROKER_TRANSPORT_OPTIONS=options):
         r = client.get("/readyz")
         assert r.status_code == 200, r.json()
         folder.rmdir()

@@ -69,8 +69,12 @@ def test_concurrent_duplicates_create_one_job(live_server, account, broker):
 
     def submit(_):
         barrier.wait()
-        return requests.post(f"{live_server.url}/api/v1/precise-upscale", json=payload, timeout=90,
-                             headers={"Authorization": f"Bearer {account.raw_key}", "Idempotency-Key": "burst"})
+        return requests.post(
+            f"{live_server.url}/api/v1/precise-upscale",
+            json=payload,
+            timeout=90,
+            headers={"Authorization": f"Bearer {account.raw_key}", "Idempotency-Key": "burst"},
+        )
 
     with ThreadPoolExecutor(10) as pool:
         responses = list(pool.map(submit, range(10)))

@@ -54,12 +54,14 @@ def test_it_passes_typed_engine_errors_to_the_client(queued_job, monkeypatch):
     from inference.errors import ModelNotInstalledError
 
     def missing(*args, **kwargs):
-        raise ModelNotInstalledError("RealESRGAN_x4plus.safetensors is not in /models")
+        raise ModelNotInstalledError("RealESRGAN_x4plus", "RealESRGAN_x4plus.safetensors", "/models")
 
     monkeypatch.setattr(inference.api, "upscale", missing)
     run_job(str(queued_job.pk))
     queued_job.refresh_from_db()
-    assert "RealESRGAN_x4plus.safetensors is not in /models" in queued_job.error
+    assert queued_job.status == "FAILED"
+    assert "The model file RealESRGAN_x4plus.safetensors is missing from /models" in queued_job.error
+    assert queued_job.error.endswith("Your credits have been refunded.")
 
 
 def test_it_does_not_run_a_canceled_job(queued_job, api, monkeypatch):

@@ -41,11 +41,16 @@ def test_it_counts_requests_and_latencies(client, settings):
         client.get("/api/v1/status/00000000-0000-0000-0000-000000000000")  # 401
         after = scrape(client)
     labels = {"method": "GET", "view": "healthz", "status": "200"}
-    assert value(after, "upscaler_http_requests_total", **labels) - value(
-        before, "upscaler_http_requests_total", **labels) == 3
+    assert (
+        value(after, "upscaler_http_requests_total", **labels) - value(before, "upscaler_http_requests_total", **labels)
+        == 3
+    )
     latency = {"method": "GET", "view": "healthz"}
-    assert value(after, "upscaler_http_request_duration_seconds_count", **latency) - value(
-        before, "upscaler_http_request_duration_seconds_count", **latency) == 3
+    assert (
+        value(after, "upscaler_http_request_duration_seconds_count", **latency)
+        - value(before, "upscaler_http_request_duration_seconds_count", **latency)
+        == 3
+    )
     # Job ids in paths do not become labels: the route's view name does.
     assert not any("00000000" in str(key) for key in after)
 
@@ -88,12 +93,14 @@ def test_webhook_attempts_by_outcome(client, account):
     before = scrape(client)
     WebhookDelivery.objects.create(job=job, attempt=1, url=job.webhook_url, status_code=503)
     WebhookDelivery.objects.create(job=job, attempt=2, url=job.webhook_url, error="timed out")
-    WebhookDelivery.objects.create(job=job, attempt=3, url=job.webhook_url, status_code=200,
-                                   succeeded=True)
+    WebhookDelivery.objects.create(job=job, attempt=3, url=job.webhook_url, status_code=200, succeeded=True)
     after = scrape(client)
     for outcome in ("delivered", "http_error", "network_error"):
-        assert value(after, "upscaler_webhook_attempts_total", outcome=outcome) - value(
-            before, "upscaler_webhook_attempts_total", outcome=outcome) == 1
+        assert (
+            value(after, "upscaler_webhook_attempts_total", outcome=outcome)
+            - value(before, "upscaler_webhook_attempts_total", outcome=outcome)
+            == 1
+        )
 
 
 @pytest.fixture
@@ -161,10 +168,15 @@ def test_the_histogram_query_runs_on_sqlite_too(tmp_path):
     import subprocess
     import sys
 
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
-           "UPSCALER_DATA_DIR": str(tmp_path)}
-    out = subprocess.run([sys.executable, "-c", SQLITE_SCRIPT], env=env, capture_output=True,
-                         text=True, timeout=120, cwd=os.path.dirname(os.path.dirname(__file__)))
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}", "UPSCALER_DATA_DIR": str(tmp_path)}
+    out = subprocess.run(
+        [sys.executable, "-c", SQLITE_SCRIPT],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=os.path.dirname(os.path.dirname(__file__)),
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     samples = ast.literal_eval(out.stdout.strip().splitlines()[-1])
     hist = "upscaler_inference_seconds_per_megapixel"

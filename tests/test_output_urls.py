@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import socket
 import time
+from datetime import UTC
 
 import boto3
 import pytest
@@ -70,9 +71,14 @@ def s3_storages(endpoint, creds):
         "default": {
             "BACKEND": "storages.backends.s3.S3Storage",
             "OPTIONS": {
-                "bucket_name": "outputs", "endpoint_url": endpoint, "access_key": creds["aws_access_key_id"],
-                "secret_key": creds["aws_secret_access_key"], "region_name": "us-east-1",
-                "querystring_auth": True, "signature_version": "s3v4", "addressing_style": "path",
+                "bucket_name": "outputs",
+                "endpoint_url": endpoint,
+                "access_key": creds["aws_access_key_id"],
+                "secret_key": creds["aws_secret_access_key"],
+                "region_name": "us-east-1",
+                "querystring_auth": True,
+                "signature_version": "s3v4",
+                "addressing_style": "path",
                 "file_overwrite": True,
             },
         },
@@ -84,7 +90,7 @@ def test_s3_urls_are_presigned_and_stop_working_after_the_ttl(api, s3_server, se
     """Moto's server does not enforce X-Amz-Expires (real S3 and MinIO do), so this checks
     that the presigned expiry is the job's expiresAt, and that the purge after the TTL
     removes the objects so the URLs stop working even there."""
-    from datetime import datetime, timezone
+    from datetime import datetime
     from urllib.parse import parse_qs, urlsplit
 
     from jobs.tasks import purge_expired_outputs
@@ -97,7 +103,7 @@ def test_s3_urls_are_presigned_and_stop_working_after_the_ttl(api, s3_server, se
             assert url.startswith(f"{endpoint}/outputs/outputs/{job.pk}.")
             query = parse_qs(urlsplit(url).query)
             assert query["X-Amz-Signature"][0] and query["X-Amz-Algorithm"] == ["AWS4-HMAC-SHA256"]
-            signed_at = datetime.strptime(query["X-Amz-Date"][0], "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
+            signed_at = datetime.strptime(query["X-Amz-Date"][0], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
             valid_until = signed_at.timestamp() + int(query["X-Amz-Expires"][0])
             assert abs(valid_until - job.expires_at.timestamp()) <= 2
         ok = requests.get(job.image_url, timeout=10)

@@ -66,8 +66,10 @@ def test_it_refuses_hostnames_that_resolve_to_private_addresses(api, account, mo
 
     def fake(host, *args, **kwargs):
         if host == "images.example.com":
-            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", 80)),
-                    (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.0.0.7", 80))]
+            return [
+                (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", 80)),
+                (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.0.0.7", 80)),
+            ]
         return real(host, *args, **kwargs)
 
     monkeypatch.setattr(socket, "getaddrinfo", fake)
@@ -111,14 +113,17 @@ def test_it_caps_the_download_while_reading(api, file_server, settings):
 
 
 def test_webhooks_to_private_addresses_are_blocked_and_recorded(api, account):
+    import base64
+
     from django.utils import timezone
 
     from jobs import webhooks
     from tests import images
-    import base64
 
-    r = api.post("precise-upscale", {"webhook": "http://169.254.169.254/hook",
-                                     "input": {"imageBase64": base64.b64encode(images.png()).decode()}})
+    r = api.post(
+        "precise-upscale",
+        {"webhook": "http://169.254.169.254/hook", "input": {"imageBase64": base64.b64encode(images.png()).decode()}},
+    )
     assert r.status_code == 200
     job = Job.objects.get(pk=r.json()["id"])
     Job.objects.filter(pk=job.pk).update(status="FAILED", finished_at=timezone.now())

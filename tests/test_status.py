@@ -43,8 +43,10 @@ def test_it_shows_success_with_urls(api, account):
 
     job_id = submit(api)
     Job.objects.filter(pk=job_id).update(
-        status="SUCCESS", image_url="/files/outputs/x.png?expires=1&signature=a",
-        compressed_image_url="https://s3.example/x.jpg", expires_at=timezone.now(),
+        status="SUCCESS",
+        image_url="/files/outputs/x.png?expires=1&signature=a",
+        compressed_image_url="https://s3.example/x.jpg",
+        expires_at=timezone.now(),
     )
     body = api.get(f"status/{job_id}").json()
     assert body["status"] == "SUCCESS"

@@ -160,8 +160,8 @@ def test_it_forbids_disabled_keys_and_accounts(api, account):
 
 
 def test_it_refuses_insufficient_credits_with_cost_and_balance(api, account):
-    from billing.models import Account, ApiKey
     from billing import ledger
+    from billing.models import Account, ApiKey
 
     poor = Account.objects.create(name="poor")
     ledger.top_up(poor, 3)

@@ -19,12 +19,18 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def finished_job(api, webhook_receiver):
-    body = {"webhook": webhook_receiver.url + "/hook", "input": {"imageBase64": base64.b64encode(images.png()).decode()}}
+    body = {
+        "webhook": webhook_receiver.url + "/hook",
+        "input": {"imageBase64": base64.b64encode(images.png()).decode()},
+    }
     r = api.post("precise-upscale", body)
     assert r.status_code == 200, r.content
     Job.objects.filter(pk=r.json()["id"]).update(
-        status="SUCCESS", image_url="https://cdn.example/a.png", compressed_image_url="https://cdn.example/a.jpg",
-        expires_at=timezone.now(), finished_at=timezone.now(),
+        status="SUCCESS",
+        image_url="https://cdn.example/a.png",
+        compressed_image_url="https://cdn.example/a.jpg",
+        expires_at=timezone.now(),
+        finished_at=timezone.now(),
     )
     return Job.objects.select_related("account").get(pk=r.json()["id"])
 

@@ -40,8 +40,10 @@ def check_broker() -> None:
         import redis
 
         client = redis.Redis.from_url(
-            url, socket_connect_timeout=BROKER_TIMEOUT_SECONDS,
-            socket_timeout=BROKER_TIMEOUT_SECONDS, retry_on_timeout=False,
+            url,
+            socket_connect_timeout=BROKER_TIMEOUT_SECONDS,
+            socket_timeout=BROKER_TIMEOUT_SECONDS,
+            retry_on_timeout=False,
         )
         try:
             client.ping()
@@ -104,10 +106,7 @@ def run_checks(timeout: float | None = None) -> dict[str, dict]:
     for thread in threads:
         thread.join(max(deadline - time.monotonic(), 0))
     with lock:
-        return {
-            name: results.get(name, {"ok": False, "error": f"timed out after {timeout:g} s"})
-            for name in CHECKS
-        }
+        return {name: results.get(name, {"ok": False, "error": f"timed out after {timeout:g} s"}) for name in CHECKS}
 
 
 @never_cache

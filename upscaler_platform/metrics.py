@@ -93,9 +93,7 @@ class DatabaseCollector:
         up = GaugeMetricFamily("upscaler_broker_up", "1 when the Celery broker answered.")
         up.add_metric([], 1 if depths is not None else 0)
         yield up
-        queue = GaugeMetricFamily(
-            "upscaler_queue_depth", "Messages waiting in each Celery queue.", labels=["queue"]
-        )
+        queue = GaugeMetricFamily("upscaler_queue_depth", "Messages waiting in each Celery queue.", labels=["queue"])
         for name, depth in (depths or {}).items():
             queue.add_metric([name], depth)
         yield queue
@@ -119,25 +117,35 @@ def inference_seconds_per_megapixel() -> HistogramMetricFamily:
     # Typed as a plain integer: SQLite's duration arithmetic refuses "PositiveIntegerField".
     pixels = ExpressionWrapper(F("output_width") * F("output_height"), output_field=IntegerField())
     jobs = Job.objects.filter(
-        status=Job.Status.SUCCESS, started_at__isnull=False, finished_at__isnull=False,
-        output_width__gt=0, output_height__gt=0,
+        status=Job.Status.SUCCESS,
+        started_at__isnull=False,
+        finished_at__isnull=False,
+        output_width__gt=0,
+        output_height__gt=0,
     )
     aggregates = {
-        f"le{i}": Count("pk", filter=LessThanOrEqual(duration, ExpressionWrapper(
-            Value(timedelta(microseconds=1)) * pixels * Value(float(bound)),
-            output_field=DurationField(),
-        )))
+        f"le{i}": Count(
+            "pk",
+            filter=LessThanOrEqual(
+                duration,
+                ExpressionWrapper(
+                    Value(timedelta(microseconds=1)) * pixels * Value(float(bound)),
+                    output_field=DurationField(),
+                ),
+            ),
+        )
         for i, bound in enumerate(SECONDS_PER_MP_BUCKETS)
     }
     aggregates["count"] = Count("pk")
     # Sum of (duration × 1e6 / pixels): as an interval its seconds are the s/MP values.
-    aggregates["sum"] = Sum(ExpressionWrapper(
-        duration * Value(1e6) / pixels, output_field=DurationField(),
-    ))
+    aggregates["sum"] = Sum(
+        ExpressionWrapper(
+            duration * Value(1e6) / pixels,
+            output_field=DurationField(),
+        )
+    )
     row = jobs.order_by().aggregate(**aggregates)
-    buckets = [
-        (_bound(bound), row[f"le{i}"]) for i, bound in enumerate(SECONDS_PER_MP_BUCKETS)
-    ]
+    buckets = [(_bound(bound), row[f"le{i}"]) for i, bound in enumerate(SECONDS_PER_MP_BUCKETS)]
     buckets.append(("+Inf", row["count"]))
     total = row["sum"].total_seconds() if row["sum"] is not None else 0.0
     family = HistogramMetricFamily(

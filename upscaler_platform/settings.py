@@ -53,6 +53,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "upscaler_platform.metrics.PrometheusMiddleware",  # first, so it times the whole request
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -165,7 +166,10 @@ else:
 RATE_LIMIT_CACHE = "default"
 # (requests, window seconds) per API key and scope.
 RATE_LIMITS = {
-    "submit": [(env_int("RATE_LIMIT_SUBMITS_PER_MINUTE", 90), 60), (env_int("RATE_LIMIT_SUBMITS_PER_HOUR", 6000), 3600)],
+    "submit": [
+        (env_int("RATE_LIMIT_SUBMITS_PER_MINUTE", 90), 60),
+        (env_int("RATE_LIMIT_SUBMITS_PER_HOUR", 6000), 3600),
+    ],
     "status": [(env_int("RATE_LIMIT_STATUS_PER_MINUTE", 240), 60)],
 }
 
@@ -189,6 +193,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
 if CELERY_BROKER_URL.startswith("filesystem://"):
     # Embedded broker: web and worker exchange messages through files under DATA_DIR.
     _broker_dir = DATA_DIR / "broker"
+    for _folder in ("queue", "processed"):
+        (_broker_dir / _folder).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
@@ -209,6 +215,10 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 # and the sweep sends it once the broker is back.
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
+
+# --- Operations -----------------------------------------------------------------------------
+# When set, GET /metrics requires "Authorization: Bearer <METRICS_TOKEN>".
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
 
 # --- Logging --------------------------------------------------------------------------------
 LOGGING = {

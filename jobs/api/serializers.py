@@ -60,13 +60,22 @@ def _choice(name: str, choices: tuple[str, ...], default: str) -> serializers.Ch
     return serializers.ChoiceField(
         choices=choices,
         default=default,
-        error_messages={"invalid_choice": f"{name} must be one of {', '.join(choices)} (got \"{{input}}\")."},
+        error_messages={"invalid_choice": f'{name} must be one of {", ".join(choices)} (got "{{input}}").'},
     )
 
 
 class BaseInputSerializer(serializers.Serializer):
-    imageUrl = serializers.CharField(required=False, max_length=4000, help_text="http(s) URL of a JPEG, PNG or WebP image")
-    imageBase64 = serializers.CharField(required=False, help_text="The image as base64 or a data: URI")
+    imageUrl = serializers.CharField(
+        required=False,
+        max_length=4000,
+        help_text="http(s) URL of a JPEG, PNG or WebP image",
+        error_messages={"blank": "imageUrl is empty.", "max_length": "imageUrl must be at most 4000 characters."},
+    )
+    imageBase64 = serializers.CharField(
+        required=False,
+        help_text="The image as base64 or a data: URI",
+        error_messages={"blank": "imageBase64 is empty."},
+    )
     inputImageType = _choice("inputImageType", IMAGE_TYPES, "universal")
     shouldEnhanceFaces = StrictBooleanField(required=False, default=False)
     shouldPreserveBlur = StrictBooleanField(required=False, default=False)

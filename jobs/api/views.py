@@ -118,10 +118,14 @@ def _submit_view(mode: str, summary: str):
     schema = extend_schema(
         operation_id=f"{mode}_upscale" if mode != "restore" else "restore",
         summary=summary,
-        parameters=[OpenApiParameter(
-            "Idempotency-Key", str, OpenApiParameter.HEADER,
-            description="Replays the first response for 24 hours instead of creating a second job",
-        )],
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                str,
+                OpenApiParameter.HEADER,
+                description="Replays the first response for 24 hours instead of creating a second job",
+            )
+        ],
         request={
             "application/json": s.submit_request_serializer(mode),
             "multipart/form-data": s.INPUT_SERIALIZERS[mode],
@@ -129,6 +133,7 @@ def _submit_view(mode: str, summary: str):
         responses={200: s.SubmitResponseSerializer, **ERRORS},
         tags=["jobs"],
     )
+
     def post(self, request: Request) -> Response:
         return SubmitView.post(self, request)
 
@@ -156,7 +161,11 @@ class StatusView(ApiView):
 
 
 class CancelView(ApiView):
-    @extend_schema(request=None, responses={200: s.StatusSerializer, 404: s.ErrorSerializer, 409: s.ErrorSerializer, **READ_ERRORS}, tags=["jobs"])
+    @extend_schema(
+        request=None,
+        responses={200: s.StatusSerializer, 404: s.ErrorSerializer, 409: s.ErrorSerializer, **READ_ERRORS},
+        tags=["jobs"],
+    )
     def post(self, request: Request, job_id: str) -> Response:
         job = _own_job(request, job_id)
         if not lifecycle.cancel(job):
@@ -194,7 +203,7 @@ class JobListView(ApiView):
         page = _positive_int(request, "page", 1, None)
         size = _positive_int(request, "pageSize", 20, self.MAX_PAGE_SIZE)
         count = jobs.count()
-        rows = jobs.order_by("-created_at")[(page - 1) * size: page * size]
+        rows = jobs.order_by("-created_at")[(page - 1) * size : page * size]
         root = base_url(request)
 
         def link(p):
@@ -202,14 +211,16 @@ class JobListView(ApiView):
             query["page"] = p
             return request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
 
-        return Response({
-            "count": count,
-            "page": page,
-            "pageSize": size,
-            "next": link(page + 1) if page * size < count else None,
-            "previous": link(page - 1) if page > 1 else None,
-            "results": [job.to_status_dict(root) for job in rows],
-        })
+        return Response(
+            {
+                "count": count,
+                "page": page,
+                "pageSize": size,
+                "next": link(page + 1) if page * size < count else None,
+                "previous": link(page - 1) if page > 1 else None,
+                "results": [job.to_status_dict(root) for job in rows],
+            }
+        )
 
 
 def _positive_int(request: Request, name: str, default: int, maximum: int | None) -> int:
@@ -236,14 +247,16 @@ class AccountView(ApiView):
     def get(self, request: Request) -> Response:
         account = request.user
         account.refresh_from_db()
-        return Response({
-            "id": account.pk,
-            "name": account.name,
-            "balance": account.balance,
-            "unfinishedJobs": Job.objects.filter(account=account, status__in=Job.UNFINISHED).count(),
-            "limits": _limits(),
-            "webhookSecret": account.webhook_secret,
-        })
+        return Response(
+            {
+                "id": account.pk,
+                "name": account.name,
+                "balance": account.balance,
+                "unfinishedJobs": Job.objects.filter(account=account, status__in=Job.UNFINISHED).count(),
+                "limits": _limits(),
+                "webhookSecret": account.webhook_secret,
+            }
+        )
 
 
 class WebhookSecretView(ApiView):
@@ -253,14 +266,20 @@ class WebhookSecretView(ApiView):
         account = request.user
         account.refresh_from_db()
         secret = account.rotate_webhook_secret()
-        return Response({
-            "webhookSecret": secret,
-            "previousSecretValidUntil": account.previous_webhook_secret_expires_at.isoformat().replace("+00:00", "Z"),
-        })
+        return Response(
+            {
+                "webhookSecret": secret,
+                "previousSecretValidUntil": account.previous_webhook_secret_expires_at.isoformat().replace(
+                    "+00:00", "Z"
+                ),
+            }
+        )
 
 
 class WebhookDeliveriesView(ApiView):
-    @extend_schema(responses={200: s.WebhookDeliverySerializer(many=True), 404: s.ErrorSerializer, **READ_ERRORS}, tags=["jobs"])
+    @extend_schema(
+        responses={200: s.WebhookDeliverySerializer(many=True), 404: s.ErrorSerializer, **READ_ERRORS}, tags=["jobs"]
+    )
     def get(self, request: Request, job_id: str) -> Response:
         job = _own_job(request, job_id)
         return Response([d.to_dict() for d in job.webhook_deliveries.all()])
@@ -269,7 +288,11 @@ class WebhookDeliveriesView(ApiView):
 class RedeliverWebhookView(ApiView):
     rate_scope = "submit"
 
-    @extend_schema(request=None, responses={202: s.ErrorSerializer, 404: s.ErrorSerializer, 409: s.ErrorSerializer, **READ_ERRORS}, tags=["jobs"])
+    @extend_schema(
+        request=None,
+        responses={202: s.ErrorSerializer, 404: s.ErrorSerializer, 409: s.ErrorSerializer, **READ_ERRORS},
+        tags=["jobs"],
+    )
     def post(self, request: Request, job_id: str) -> Response:
         """Send the job's final payload to its webhook once more (recorded like any attempt)."""
         from jobs.tasks import deliver_webhook

@@ -6,7 +6,10 @@ from billing.models import Account, ApiKey
 
 
 class Command(BaseCommand):
-    help = "Create an account with an API key and optional starting credits. The key is printed once, alone on the last line."
+    help = (
+        "Create an account with an API key and optional starting credits. "
+        "The key is printed once, alone on the last line."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("name")

@@ -20,7 +20,10 @@ class Command(BaseCommand):
             raise CommandError(f"Unknown model(s): {', '.join(unknown)}. Known: {', '.join(registry.MODELS)}")
         try:
             paths = fetch_models(
-                names or None, dir or settings.UPSCALER_MODEL_DIR, base_url=base_url, force=force,
+                names or None,
+                dir or settings.UPSCALER_MODEL_DIR,
+                base_url=base_url,
+                force=force,
                 log=lambda msg: self.stdout.write(str(msg)),
             )
         except Exception as exc:

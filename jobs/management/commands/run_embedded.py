@@ -4,6 +4,7 @@ separate processes, until interrupted. `make run` calls this."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -25,32 +26,72 @@ class Command(BaseCommand):
     def handle(self, host, port, web_workers, worker_concurrency, **options):
         bindir = os.path.dirname(sys.executable)
         web = [
-            os.path.join(bindir, "gunicorn"), "upscaler_platform.wsgi", "--bind", f"{host}:{port}",
-            "--workers", str(web_workers), "--threads", "4", "--access-logfile", "-",
+            os.path.join(bindir, "gunicorn"),
+            "upscaler_platform.wsgi",
+            "--bind",
+            f"{host}:{port}",
+            "--workers",
+            str(web_workers),
+            "--threads",
+            "4",
+            "--access-logfile",
+            "-",
         ]
         worker = [
-            os.path.join(bindir, "celery"), "-A", "upscaler_platform", "worker", "--beat",
-            "--queues", "inference,webhooks,maintenance", "--concurrency", str(worker_concurrency),
-            "--loglevel", "INFO", "--schedule", str(settings.DATA_DIR / "celerybeat-schedule"),
+            os.path.join(bindir, "celery"),
+            "-A",
+            "upscaler_platform",
+            "worker",
+            "--beat",
+            "--queues",
+            "inference,webhooks,maintenance",
+            "--concurrency",
+            str(worker_concurrency),
+            "--loglevel",
+            "INFO",
+            "--schedule",
+            str(settings.DATA_DIR / "celerybeat-schedule"),
         ]
-        procs = [subprocess.Popen(web), subprocess.Popen(worker)]
+        # Several gunicorn workers share their request metrics through this folder.
+        metrics_dir = settings.DATA_DIR / "prometheus"
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        metrics_dir.mkdir(parents=True)
+        os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(metrics_dir))
+        commands = {"web": web, "worker": worker}
+        procs = {name: subprocess.Popen(cmd) for name, cmd in commands.items()}
         self.stdout.write(f"Web on http://{host}:{port}/ (API at /api/v1/, docs at /api/v1/docs), worker started.")
+        stopping = False
+        restarts: list[float] = []
 
         def stop(*_):
-            for proc in procs:
+            nonlocal stopping
+            stopping = True
+            for proc in procs.values():
                 if proc.poll() is None:
                     proc.terminate()
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
         try:
-            while all(proc.poll() is None for proc in procs):
+            while not stopping:
                 time.sleep(0.5)
+                for name, proc in procs.items():
+                    if proc.poll() is None or stopping:
+                        continue
+                    # A crashed process is restarted (Celery's worker can die when its broker
+                    # connection breaks); one that keeps crashing stops everything.
+                    now = time.monotonic()
+                    restarts[:] = [t for t in restarts if now - t < 60] + [now]
+                    if len(restarts) > 5:
+                        self.stderr.write(f"{name} keeps exiting (code {proc.returncode}); stopping.")
+                        stop()
+                        break
+                    self.stderr.write(f"{name} exited with code {proc.returncode}; restarting it.")
+                    procs[name] = subprocess.Popen(commands[name])
         finally:
             stop()
-            for proc in procs:
+            for proc in procs.values():
                 try:
                     proc.wait(timeout=20)
                 except subprocess.TimeoutExpired:
                     proc.kill()
-        return None

@@ -1,0 +1,222 @@
+"""API load run: 200 concurrent status readers (wrk) and a steady stream of submits
+(Python), against gunicorn on PostgreSQL and Redis on 127.0.0.1, bounded in time.
+
+Prints submit and status p50/p99 latency and requests per second; exits 1 on any error
+(non-2xx, socket error). Rate limits are raised for the run: it measures capacity, not
+the limiter. Usage: python bench/api.py [--duration 20] [--readers 200] [--submit-rate 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import io
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import requests
+from PIL import Image
+
+REPO = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def bench_env(data_dir: str) -> dict:
+    env = dict(os.environ)
+    env.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/upscaler_bench")
+    env.setdefault("REDIS_URL", "redis://127.0.0.1:6379/12")
+    env.setdefault("UPSCALER_MODEL_DIR", str(REPO.parent / "shared" / "models"))
+    env.update(
+        UPSCALER_DATA_DIR=data_dir,
+        RATE_LIMIT_STATUS_PER_MINUTE="100000000",
+        RATE_LIMIT_SUBMITS_PER_MINUTE="100000000",
+        RATE_LIMIT_SUBMITS_PER_HOUR="100000000",
+        MAX_UNFINISHED_JOBS_PER_ACCOUNT="100000000",
+        LOG_LEVEL="WARNING",
+    )
+    return env
+
+
+def ensure_database(url: str) -> None:
+    import psycopg
+
+    name = url.rsplit("/", 1)[1]
+    admin_url = url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def manage(env: dict, *args: str) -> str:
+    out = subprocess.run([sys.executable, "manage.py", *args], cwd=REPO, env=env, capture_output=True, text=True)
+    if out.returncode:
+        sys.exit(f"manage.py {' '.join(args)} failed:\n{out.stderr}")
+    return out.stdout
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(int(round(q / 100 * (len(ordered) - 1))), len(ordered) - 1)]
+
+
+def parse_wrk(text: str) -> dict:
+    def ms(value: str) -> float:
+        number, unit = re.match(r"([\d.]+)(us|ms|s)", value).groups()
+        return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+    dist = dict(re.findall(r"^\s+(50|99)%\s+(\S+)", text, re.M))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+    return {
+        "p50_ms": ms(dist["50"]),
+        "p99_ms": ms(dist["99"]),
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1)),
+        "requests": int(re.search(r"(\d+) requests in", text).group(1)),
+        "errors": (int(non2xx.group(1)) if non2xx else 0) + (sum(map(int, sock.groups())) if sock else 0),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=20, help="seconds of load")
+    parser.add_argument("--readers", type=int, default=200, help="concurrent status readers")
+    parser.add_argument("--submit-rate", type=float, default=5.0, help="submits per second")
+    parser.add_argument("--web-workers", type=int, default=3)
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("wrk is not installed (Debian: apt-get install wrk)")
+
+    data_dir = tempfile.mkdtemp(prefix="upscaler-bench-")
+    env = bench_env(data_dir)
+    ensure_database(env["DATABASE_URL"])
+    manage(env, "migrate", "--noinput")
+    key = manage(env, "create_account", f"bench-{time.time_ns()}", "--credits", "1000000000").strip().splitlines()[-1]
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    web = subprocess.Popen(
+        [
+            str(BIN / "gunicorn"),
+            "upscaler_platform.wsgi",
+            "-b",
+            f"127.0.0.1:{port}",
+            "-w",
+            str(args.web_workers),
+            "--threads",
+            "8",
+            "--worker-class",
+            "gthread",
+            "--log-level",
+            "warning",
+        ],
+        cwd=REPO,
+        env=env,
+        start_new_session=True,
+    )
+    try:
+        headers = {"Authorization": f"Bearer {key}"}
+        for _ in range(120):
+            try:
+                requests.get(f"{base}/api/v1/account", headers=headers, timeout=10)
+                break
+            except requests.RequestException:
+                time.sleep(0.5)
+        buf = io.BytesIO()
+        Image.new("RGB", (64, 48), (120, 80, 40)).save(buf, "PNG")
+        body = {"input": {"imageBase64": base64.b64encode(buf.getvalue()).decode(), "upscaleFactor": 2}}
+        first = requests.post(f"{base}/api/v1/precise-upscale", json=body, headers=headers, timeout=10)
+        assert first.status_code == 200, first.text
+        status_url = f"{base}/api/v1/status/{first.json()['id']}"
+
+        submit_latencies: list[float] = []
+        submit_errors: list[str] = []
+        stop = threading.Event()
+
+        def submitter():
+            session = requests.Session()
+            interval = 1 / args.submit_rate
+            next_at = time.monotonic()
+            while not stop.is_set():
+                started = time.monotonic()
+                try:
+                    r = session.post(f"{base}/api/v1/precise-upscale", json=body, headers=headers, timeout=30)
+                    if r.status_code != 200:
+                        submit_errors.append(f"{r.status_code}: {r.text[:100]}")
+                except requests.RequestException as exc:
+                    submit_errors.append(repr(exc))
+                submit_latencies.append((time.monotonic() - started) * 1000)
+                next_at += interval
+                time.sleep(max(0.0, next_at - time.monotonic()))
+
+        thread = threading.Thread(target=submitter)
+        thread.start()
+        wrk = subprocess.run(
+            [
+                "wrk",
+                "-t2",
+                f"-c{args.readers}",
+                f"-d{args.duration}s",
+                "--latency",
+                "--timeout",
+                "10s",
+                "-H",
+                f"Authorization: Bearer {key}",
+                status_url,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=args.duration + 60,
+        )
+        stop.set()
+        thread.join()
+        status = parse_wrk(wrk.stdout)
+        submit_rps = len(submit_latencies) / args.duration
+
+        print(
+            f"API load run: {args.duration}s, {args.readers} concurrent status readers (wrk), "
+            f"submits paced at up to {args.submit_rate:g}/s from one client, "
+            f"gunicorn {args.web_workers} workers x 8 threads, "
+            f"{os.cpu_count()} CPU cores shared by server and load"
+        )
+        print(f"{'endpoint':<10} {'requests':>9} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
+        print(
+            f"{'status':<10} {status['requests']:>9} {status['rps']:>9.1f} {status['p50_ms']:>8.1f} "
+            f"{status['p99_ms']:>8.1f} {status['errors']:>7}"
+        )
+        print(
+            f"{'submit':<10} {len(submit_latencies):>9} {submit_rps:>9.1f} "
+            f"{percentile(submit_latencies, 50):>8.1f} {percentile(submit_latencies, 99):>8.1f} "
+            f"{len(submit_errors):>7}"
+        )
+        if submit_latencies:
+            print(f"submit mean {statistics.mean(submit_latencies):.1f} ms")
+        errors = status["errors"] + len(submit_errors)
+        if errors:
+            print("ERRORS:", submit_errors[:5], wrk.stdout[-500:])
+        return 1 if errors else 0
+    finally:
+        os.killpg(web.pid, signal.SIGTERM)
+        web.wait(timeout=30)
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -42,18 +42,14 @@ class UpscaleParams:
         if self.mode not in MODES:
             raise ValueError(f"Unknown mode {self.mode!r}; expected one of {', '.join(MODES)}.")
         if self.image_type not in IMAGE_TYPES:
-            raise ValueError(
-                f"Unknown image type {self.image_type!r}; expected one of {', '.join(IMAGE_TYPES)}."
-            )
+            raise ValueError(f"Unknown image type {self.image_type!r}; expected one of {', '.join(IMAGE_TYPES)}.")
         check_factor(self.mode, self.scale)
         for field in ("creativity", "detail", "resemblance"):
             value = getattr(self, field)
             if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 10:
                 raise ValueError(f"{field} must be an integer from 0 to 10 (got {value!r}).")
         if self.tile is not None and (
-            isinstance(self.tile, bool)
-            or not isinstance(self.tile, int)
-            or self.tile < MIN_EXPLICIT_TILE
+            isinstance(self.tile, bool) or not isinstance(self.tile, int) or self.tile < MIN_EXPLICIT_TILE
         ):
             raise ValueError(f"tile must be an integer of at least {MIN_EXPLICIT_TILE} pixels.")
 

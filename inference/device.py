@@ -27,16 +27,13 @@ def select_device(preference: str | None = None) -> torch.device:
     if choice.startswith("cuda"):
         if not torch.cuda.is_available():
             raise InferenceError(
-                f"{DEVICE_ENV}={choice} but no CUDA device is available; "
-                "set it to auto or cpu, or fix the GPU drivers."
+                f"{DEVICE_ENV}={choice} but no CUDA device is available; set it to auto or cpu, or fix the GPU drivers."
             )
         return torch.device(choice)
     raise InferenceError(f"{DEVICE_ENV} must be auto, cpu or cuda (got {choice!r}).")
 
 
-def compute_dtype(
-    device: torch.device, supports_half: bool, supports_bfloat16: bool
-) -> torch.dtype:
+def compute_dtype(device: torch.device, supports_half: bool, supports_bfloat16: bool) -> torch.dtype:
     """Half precision on CUDA where the architecture allows it, float32 on the CPU."""
     if device.type != "cuda":
         return torch.float32

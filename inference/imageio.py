@@ -130,9 +130,7 @@ def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Decode
             raise CorruptImageError(
                 f"The image file is truncated or corrupt: its {detected} header is unreadable."
             ) from exc
-        raise UnsupportedImageError(
-            f"The image is not a JPEG, PNG or WebP file (detected: {detected})."
-        ) from exc
+        raise UnsupportedImageError(f"The image is not a JPEG, PNG or WebP file (detected: {detected}).") from exc
     except _DECODE_ERRORS as exc:
         raise CorruptImageError(f"The image file is truncated or corrupt: {exc}.") from exc
 
@@ -318,9 +316,7 @@ def _write_png16(samples: np.ndarray, icc_profile: bytes | None) -> bytes:
     filtered = ((raw - predictor) & 0xFF).astype(np.uint8)
     body = np.hstack([np.full((height, 1), 4, dtype=np.uint8), filtered])
     out = [_PNG_SIGNATURE]
-    out.append(
-        _png_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 16, colour_type, 0, 0, 0))
-    )
+    out.append(_png_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 16, colour_type, 0, 0, 0)))
     if icc_profile:
         out.append(_png_chunk(b"iCCP", b"ICC profile\x00\x00" + zlib.compress(icc_profile)))
     out.append(_png_chunk(b"IDAT", zlib.compress(body.tobytes(), 6)))

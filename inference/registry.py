@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlparse
 
+from inference.errors import ModelNotInstalledError
+
 MODEL_DIR_ENV = "UPSCALER_MODEL_DIR"
 
 # Suffixes accepted for a model's file, in order of preference: the fp16 safetensors
@@ -140,15 +142,23 @@ def models_for(mode: str, image_type: str) -> list[str]:
     if mode not in _MODE_MODELS:
         raise ValueError(f"Unknown mode {mode!r}; expected one of {', '.join(MODES)}.")
     if image_type not in IMAGE_TYPES:
-        raise ValueError(
-            f"Unknown image type {image_type!r}; expected one of {', '.join(IMAGE_TYPES)}."
-        )
+        raise ValueError(f"Unknown image type {image_type!r}; expected one of {', '.join(IMAGE_TYPES)}.")
     by_type = _MODE_MODELS[mode]
     return list(by_type.get(image_type, by_type["universal"]))
 
 
-def missing_for(
-    mode: str, image_type: str, directory: str | os.PathLike[str] | None = None
-) -> list[str]:
+def missing_for(mode: str, image_type: str, directory: str | os.PathLike[str] | None = None) -> list[str]:
     """The models ``mode`` needs for ``image_type`` that are not installed."""
     return [name for name in models_for(mode, image_type) if not is_installed(name, directory)]
+
+
+def not_installed_error(name: str, directory: str | os.PathLike[str] | None = None) -> ModelNotInstalledError:
+    """The error for a model whose file is missing: names the files, the directory, the fix."""
+    spec = get_spec(name)
+    folder = _directory(directory)
+    return ModelNotInstalledError(
+        name,
+        spec.filename,
+        folder,
+        f"The model file {' or '.join(spec.candidates)} is missing from {folder}",
+    )

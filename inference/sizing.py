@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from decimal import ROUND_HALF_UP, Decimal
 
 # Allowed upscale factors per mode (inclusive); restore always keeps the input size.
 FACTOR_RANGES: dict[str, tuple[float, float]] = {
@@ -13,8 +14,13 @@ FACTOR_RANGES: dict[str, tuple[float, float]] = {
 
 
 def scaled_length(length: int, factor: float) -> int:
-    """``round(length * factor)`` with halves rounded up (never below 1 pixel)."""
-    return max(1, math.floor(length * factor + 0.5))
+    """``round(length * factor)`` with halves rounded up (never below 1 pixel).
+
+    In decimal, on the factor as written (``str(factor)``), so that 10 x 1.15 is 11.5 and
+    rounds to 12 as a client expects (in binary floating point it is 11.4999...).
+    """
+    exact = Decimal(length) * Decimal(str(factor))
+    return max(1, int(exact.quantize(Decimal(1), rounding=ROUND_HALF_UP)))
 
 
 def output_size(width: int, height: int, factor: float) -> tuple[int, int]:
@@ -28,7 +34,4 @@ def check_factor(mode: str, factor: float) -> None:
         return
     low, high = FACTOR_RANGES[mode]
     if not (isinstance(factor, int | float) and math.isfinite(factor) and low <= factor <= high):
-        raise ValueError(
-            f"The upscale factor must be a number from {low:g} to {high:g} for {mode} "
-            f"(got {factor!r})."
-        )
+        raise ValueError(f"The upscale factor must be a number from {low:g} to {high:g} for {mode} (got {factor!r}).")

@@ -59,7 +59,7 @@ def plan_axis(length: int, tile: int, overlap: int, feather: int, multiple: int 
     """
     if length < 1 or tile < 1:
         raise ValueError("length and tile must be positive")
-    overlap = max(0, min(overlap, tile // 3))
+    overlap = max(0, min(overlap, tile // 2))
     feather = max(0, min(feather, overlap))
     if length <= tile:
         return AxisPlan(length, length, (0,), ())
@@ -69,11 +69,18 @@ def plan_axis(length: int, tile: int, overlap: int, feather: int, multiple: int 
     if size >= length:
         return AxisPlan(length, length, (0,), ())
     starts = tuple(round(i * (length - size) / (count - 1)) for i in range(count))
+    # Each ramp is centred in its overlap, and no wider than the overlap nor than the gaps
+    # to the neighbouring ramps' centres, so ramps never meet.
+    overlaps = [(starts[i + 1], starts[i] + size) for i in range(count - 1)]
+    mids = [(begin + end) // 2 for begin, end in overlaps]
     ramps = []
-    for i in range(count - 1):
-        begin, end = starts[i + 1], starts[i] + size  # the overlap of tiles i and i + 1
+    for i, (begin, end) in enumerate(overlaps):
         width = min(feather, end - begin)
-        lo = (begin + end - width) // 2
+        if i > 0:
+            width = min(width, mids[i] - mids[i - 1])
+        if i + 1 < len(mids):
+            width = min(width, mids[i + 1] - mids[i])
+        lo = mids[i] - width // 2
         ramps.append((lo, lo + width))
     return AxisPlan(length, size, starts, tuple(ramps))
 

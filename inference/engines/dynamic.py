@@ -79,9 +79,7 @@ def dynamic_mix(
     """Blend a tile's network output ``y`` with its input ``x`` (both in [0, 1])."""
     x, y = x.float(), y.float()
     base = F.interpolate(x, scale_factor=scale, mode="bicubic", align_corners=False)
-    low = F.interpolate(
-        F.avg_pool2d(y, scale), scale_factor=scale, mode="bicubic", align_corners=False
-    )
+    low = F.interpolate(F.avg_pool2d(y, scale), scale_factor=scale, mode="bicubic", align_corners=False)
     out = base + (1.0 - resemblance / 10.0) * (low - base) + texture_gain(creativity) * (y - low)
     amount = sharpen_amount(detail)
     if amount:

@@ -1,0 +1,95 @@
+"""upscale(): parameters, progress, errors, and what the result carries."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from inference.api import UpscaleParams, UpscaleResult, upscale
+from inference.errors import EngineNotAvailableError, ModelNotInstalledError
+from inference.imageio import decode_image
+from inference.tiling import plan_axis
+from tests.inference.synthetic import encode, photo
+
+
+def test_it_reports_progress_once_per_tile_non_decreasing_ending_at_one(tiny_models):
+    steps = []
+    upscale(
+        encode(photo(70, 50)),
+        UpscaleParams(mode="precise", scale=7, tile=32),
+        model_dir=tiny_models,
+        progress=steps.append,
+    )
+    first = plan_axis(70, 32, 32, 16).count * plan_axis(50, 32, 32, 16).count
+    second = plan_axis(123, 32, 32, 16).count * plan_axis(88, 32, 32, 16).count  # 7x/4
+    assert len(steps) >= first + second
+    assert steps == sorted(steps) and steps[-1] == 1.0
+    assert all(0.0 <= step <= 1.0 for step in steps)
+    assert 0.0 < steps[0] < 0.5
+
+
+def test_it_counts_the_alpha_pass_in_the_progress(tiny_models):
+    import numpy as np
+
+    rgba = np.dstack([photo(40, 40), np.tile(np.arange(40, dtype=np.uint8) * 6, (40, 1))])
+    steps = []
+    upscale(encode(rgba), UpscaleParams(mode="precise", scale=2, tile=24), model_dir=tiny_models, progress=steps.append)
+    tiles = plan_axis(40, 24, 32, 16).count ** 2
+    assert len(steps) >= 2 * tiles and steps == sorted(steps) and steps[-1] == 1.0
+    assert abs(steps[tiles - 1] - 0.5) < 1e-9  # colour done: half way
+
+
+def test_it_returns_the_result_the_platform_stores(tiny_models):
+    result = upscale(encode(photo(10, 20)), UpscaleParams(mode="precise", scale=2.5), model_dir=tiny_models)
+    assert isinstance(result, UpscaleResult)
+    assert (result.width, result.height) == result.image.size == (50, 25)
+    assert result.engine == "precise/RealESRGAN_x4plus"
+    assert result.seconds > 0 and result.icc_profile is None
+
+
+def test_it_accepts_an_already_decoded_image(tiny_models):
+    decoded = decode_image(encode(photo(10, 12)))
+    result = upscale(decoded, UpscaleParams(mode="precise", scale=2), model_dir=tiny_models)
+    assert result.image.size == (24, 20)
+
+
+def test_it_refuses_unknown_modes_and_types_with_value_error(tiny_models):
+    data = encode(photo(8, 8))
+    with pytest.raises(ValueError, match="Unknown mode"):
+        upscale(data, UpscaleParams(mode="turbo"), model_dir=tiny_models)
+    with pytest.raises(ValueError, match="Unknown image type"):
+        upscale(data, UpscaleParams(mode="precise", image_type="cartoon"), model_dir=tiny_models)
+    with pytest.raises(ValueError, match="tile"):
+        upscale(data, UpscaleParams(mode="precise", tile=4), model_dir=tiny_models)
+
+
+def test_it_says_smart_is_not_available_yet(tiny_models):
+    with pytest.raises(EngineNotAvailableError, match="smart mode is not available"):
+        upscale(encode(photo(8, 8)), UpscaleParams(mode="smart", scale=2), model_dir=tiny_models)
+
+
+def test_it_raises_model_not_installed_for_a_missing_model(tmp_path):
+    with pytest.raises(ModelNotInstalledError, match="fetch_models") as caught:
+        upscale(encode(photo(8, 8)), UpscaleParams(mode="precise", image_type="anime"), model_dir=tmp_path)
+    assert "RealESRGAN_x4plus_anime_6B" in str(caught.value) and str(tmp_path) in str(caught.value)
+
+
+def test_params_match_the_platform_contract():
+    fields = {f.name: f.default for f in dataclasses.fields(UpscaleParams)}
+    assert fields == {
+        "mode": dataclasses.MISSING,
+        "scale": 4.0,
+        "image_type": "universal",
+        "creativity": 5,
+        "detail": 5,
+        "resemblance": 8,
+        "description": "",
+        "enhance_faces": False,
+        "preserve_blur": False,
+        "preserve_hands": False,
+        "seed": None,
+        "tile": None,
+    }
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        UpscaleParams(mode="precise").scale = 2  # type: ignore[misc]

@@ -1,0 +1,80 @@
+"""Out-of-memory back-off: halve the tile and retry down to a floor, re-raise anything else."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from inference.loader import LoadedModel
+from inference.progress import Progress
+from inference.superres import run_network
+
+
+class FussyNetwork(torch.nn.Module):
+    """Nearest 4x, but 'runs out of memory' on tiles larger than ``limit`` pixels a side."""
+
+    def __init__(self, limit: int, error: type[Exception] = torch.OutOfMemoryError) -> None:
+        super().__init__()
+        self.limit, self.error, self.sizes = limit, error, []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.sizes.append(tuple(x.shape[-2:]))
+        if max(x.shape[-2:]) > self.limit:
+            raise self.error("CUDA out of memory. Tried to allocate 20.00 GiB")
+        return F.interpolate(x, scale_factor=4, mode="nearest")
+
+
+def fake_model(network: torch.nn.Module) -> LoadedModel:
+    return LoadedModel(
+        name="fussy",
+        path=Path("fussy.safetensors"),
+        descriptor=None,  # type: ignore[arg-type]
+        device=torch.device("cpu"),
+        dtype=torch.float32,
+        module=network,
+        scale=4,
+        multiple=1,
+        minimum=1,
+        square=False,
+        channels_last=False,
+    )
+
+
+def test_it_halves_the_tile_until_it_fits_and_remembers_it():
+    image = np.random.default_rng(0).integers(0, 256, (100, 90, 3), dtype=np.uint8)
+    network = FussyNetwork(limit=40)
+    model = fake_model(network)
+    out = run_network(model, image, tile=128)
+    assert np.array_equal(out, image.repeat(4, 0).repeat(4, 1))
+    assert model.max_tile == 32  # 128 -> 64 -> 32
+    assert max(max(size) for size in network.sizes[-4:]) <= 40
+
+
+def test_it_gives_up_at_the_floor_with_the_original_error():
+    network = FussyNetwork(limit=8)
+    with pytest.raises(torch.OutOfMemoryError):
+        run_network(fake_model(network), np.zeros((100, 100, 3), np.uint8), tile=64)
+
+
+def test_it_does_not_retry_other_errors():
+    network = FussyNetwork(limit=8, error=ValueError)
+    with pytest.raises(ValueError):
+        run_network(fake_model(network), np.zeros((100, 100, 3), np.uint8), tile=64)
+    assert len(network.sizes) == 1
+
+
+def test_progress_never_goes_back_when_a_pass_restarts():
+    seen = []
+    progress = Progress(seen.append, total_weight=10)
+    report = progress.part(10)
+    report(1, 4)
+    report(2, 4)
+    report(1, 8)  # restarted with smaller tiles
+    report(5, 8)
+    progress.finish()
+    assert seen == sorted(seen) and seen[-1] == 1.0
+    assert seen[:2] == [0.25, 0.5]

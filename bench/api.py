@@ -16,7 +16,6 @@ import re
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -206,8 +205,6 @@ def main() -> int:
             f"{percentile(submit_latencies, 50):>8.1f} {percentile(submit_latencies, 99):>8.1f} "
             f"{len(submit_errors):>7}"
         )
-        if submit_latencies:
-            print(f"submit mean {statistics.mean(submit_latencies):.1f} ms")
         errors = status["errors"] + len(submit_errors)
         if errors:
             print("ERRORS:", submit_errors[:5], wrk.stdout[-500:])

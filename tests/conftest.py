@@ -195,9 +195,10 @@ def worker_env(live_server_url: str, **extra) -> dict:
     return env
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def celery_worker(django_db_setup, django_db_blocker, live_server, broker, tmp_path_factory):
-    """A real Celery worker process on the test database and the Redis broker."""
+    """A real Celery worker process on the test database and the Redis broker. Per module,
+    so fault tests elsewhere own the queues with workers configured their way."""
     with django_db_blocker.unblock():
         env = worker_env(live_server.url)
     worker = WorkerProcess(env, tmp_path_factory.mktemp("worker") / "worker.log").start()

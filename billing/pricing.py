@@ -6,13 +6,10 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 
+# The engine and the price must agree on the output size: one definition, torch-free.
+from inference.sizing import output_size
 
-def output_size(width: int, height: int, factor: float) -> tuple[int, int]:
-    """The exact output size: round(width * factor) x round(height * factor), half up."""
-    f = Decimal(str(factor))
-    w = int((Decimal(width) * f).quantize(Decimal(1), rounding=ROUND_HALF_UP))
-    h = int((Decimal(height) * f).quantize(Decimal(1), rounding=ROUND_HALF_UP))
-    return max(w, 1), max(h, 1)
+__all__ = ["output_size", "price"]
 
 
 def price(mode: str, out_width: int, out_height: int) -> int:

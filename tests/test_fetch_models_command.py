@@ -15,7 +15,9 @@ def test_it_refuses_a_file_whose_sha256_does_not_match(file_server, tmp_path):
     spec = registry.MODELS["RealESRGAN_x4plus"]
     file_server.add(f"/{spec.name}.pth", b"not the real weights")
     with pytest.raises(CommandError) as error:
-        call_command("fetch_models", spec.name, "--dir", str(tmp_path), "--base-url", file_server.url, stdout=io.StringIO())
+        call_command(
+            "fetch_models", spec.name, "--dir", str(tmp_path), "--base-url", file_server.url, stdout=io.StringIO()
+        )
     assert "sha256" in str(error.value)
     assert not list(tmp_path.iterdir())  # nothing half-written is left behind
 

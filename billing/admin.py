@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from billing import ledger
 from billing.models import Account, ApiKey, LedgerEntry
+from upscaler_platform.admin_mixins import ReadOnlyAdminMixin
 
 LEDGER_INLINE_ROWS = 50
 
@@ -29,7 +30,7 @@ class RecentLedgerFormSet(forms.BaseInlineFormSet):
         return super().get_queryset()[:LEDGER_INLINE_ROWS]
 
 
-class LedgerEntryInline(admin.TabularInline):
+class LedgerEntryInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = LedgerEntry
     formset = RecentLedgerFormSet
     fk_name = "account"
@@ -39,31 +40,13 @@ class LedgerEntryInline(admin.TabularInline):
     fields = readonly_fields = ("created_at", "kind", "amount", "balance_after", "job", "memo")
     verbose_name_plural = f"ledger (latest {LEDGER_INLINE_ROWS} entries)"
 
-    def has_add_permission(self, request, obj=None):
-        return False
 
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class ApiKeyInline(admin.TabularInline):
+class ApiKeyInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = ApiKey
     extra = 0
     can_delete = False
     fields = readonly_fields = ("prefix", "name", "is_active", "created_at", "last_used_at", "revoked_at")
     show_change_link = True
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class TopUpForm(forms.Form):
@@ -203,7 +186,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
 
 @admin.register(LedgerEntry)
-class LedgerEntryAdmin(admin.ModelAdmin):
+class LedgerEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """The append-only ledger: viewable and filterable, never edited or deleted."""
 
     list_display = ("id", "created_at", "account", "kind", "amount", "balance_after", "job", "memo")
@@ -215,12 +198,3 @@ class LedgerEntryAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in LedgerEntry._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import io
 import logging
-import random
 import uuid
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.core.files.storage import default_storage
-from django.db import transaction
 from django.http import Http404, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -25,6 +23,8 @@ from PIL import Image, UnidentifiedImageError
 from billing import ledger, pricing
 from jobs import dashboard, lifecycle, storage
 from jobs.models import Job, WebhookDelivery
+from jobs.submission import create_charged_job
+from upscaler_platform.admin_mixins import ReadOnlyAdminMixin
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ def can_operate(request) -> bool:
     return request.user.has_perm("jobs.change_job")
 
 
-class WebhookDeliveryInline(admin.TabularInline):
+class WebhookDeliveryInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = WebhookDelivery
     extra = 0
     can_delete = False
@@ -62,22 +62,13 @@ class WebhookDeliveryInline(admin.TabularInline):
     )
     ordering = ("created_at", "id")
 
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 def _seconds(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f} s"
 
 
 @admin.register(Job)
-class JobAdmin(admin.ModelAdmin):
+class JobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
         "short_id",
         "input_thumbnail",
@@ -135,15 +126,6 @@ class JobAdmin(admin.ModelAdmin):
     )
 
     # -- read-only: jobs change only through their lifecycle ----------------------------------
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def has_operate_permission(self, request):
         return can_operate(request)
@@ -373,37 +355,20 @@ def retry_job(job: Job) -> Job:
         data = storage.read(job.input_name)
     except FileNotFoundError:
         raise RetryError("its input file is gone from storage.") from None
-    new_id = uuid.uuid4()
-    extension = job.input_name.rsplit(".", 1)[-1] if "." in job.input_name else "bin"
-    # A copy, not a shared name: the purge deletes a failed job's input after the TTL.
-    input_name = storage.save(f"inputs/{new_id}.{extension}", data)
-    cost = pricing.price(job.mode, job.output_width, job.output_height)
     try:
-        with transaction.atomic():
-            new = Job.objects.create(
-                id=new_id,
-                account=job.account,
-                mode=job.mode,
-                params=job.params,
-                webhook_url=job.webhook_url,
-                credit_cost=cost,
-                seed=random.SystemRandom().randrange(2**31),
-                input_name=input_name,
-                input_format=job.input_format,
-                input_width=job.input_width,
-                input_height=job.input_height,
-                output_width=job.output_width,
-                output_height=job.output_height,
-            )
-            ledger.debit_for_job(job.account_id, new, cost)
-            lifecycle.enqueue(new)
+        return create_charged_job(
+            job.account,
+            job.mode,
+            job.params,
+            webhook=job.webhook_url,
+            image=data,
+            image_format=job.input_format,
+            input_size=(job.input_width, job.input_height),
+            output_size=(job.output_width, job.output_height),
+            cost=pricing.price(job.mode, job.output_width, job.output_height),
+        )
     except ledger.InsufficientCredits as exc:
-        storage.delete(input_name)
         raise RetryError(str(exc)) from None
-    except BaseException:
-        storage.delete(input_name)
-        raise
-    return new
 
 
 def make_thumbnail(name: str) -> bytes:

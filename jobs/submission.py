@@ -119,30 +119,58 @@ def submit(account: Account, submission: Submission, image: bytes) -> Job:
         )
 
     cost = pricing.price(mode, out_w, out_h)
+    try:
+        return create_charged_job(
+            account,
+            mode,
+            fields,
+            webhook=submission.webhook,
+            image=image,
+            image_format=decoded.format,
+            input_size=(decoded.width, decoded.height),
+            output_size=(out_w, out_h),
+            cost=cost,
+        )
+    except ledger.InsufficientCredits as exc:
+        raise ApiError(str(exc), status_code=403) from None
+
+
+def create_charged_job(
+    account: Account,
+    mode: str,
+    params: dict,
+    *,
+    webhook: str,
+    image: bytes,
+    image_format: str,
+    input_size: tuple[int, int],
+    output_size: tuple[int, int],
+    cost: int,
+) -> Job:
+    """Store the input, create the job and charge it in one transaction, and queue it once
+    that commits. On any failure nothing is charged and the stored input is removed.
+    Raises ledger.InsufficientCredits."""
     job_id = uuid.uuid4()
-    input_name = storage.save(f"inputs/{job_id}.{EXTENSIONS[decoded.format]}", image)
+    input_name = storage.save(f"inputs/{job_id}.{EXTENSIONS[image_format]}", image)
     try:
         with transaction.atomic():
             job = Job.objects.create(
                 id=job_id,
                 account=account,
                 mode=mode,
-                params=fields,
-                webhook_url=submission.webhook,
+                params=params,
+                webhook_url=webhook,
                 credit_cost=cost,
                 seed=random.SystemRandom().randrange(2**31),
                 input_name=input_name,
-                input_format=decoded.format,
-                input_width=decoded.width,
-                input_height=decoded.height,
-                output_width=out_w,
-                output_height=out_h,
+                input_format=image_format,
+                input_width=input_size[0],
+                input_height=input_size[1],
+                output_width=output_size[0],
+                output_height=output_size[1],
             )
             ledger.debit_for_job(account.pk, job, cost)
             lifecycle.enqueue(job)
-    except ledger.InsufficientCredits as exc:
-        storage.delete(input_name)
-        raise ApiError(str(exc), status_code=403) from None
     except BaseException:
         storage.delete(input_name)
         raise

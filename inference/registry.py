@@ -20,8 +20,8 @@ SUFFIXES = (".safetensors", ".pth")
 
 IMAGE_TYPES = ("realism", "anime", "universal")
 MODES = ("precise", "dynamic", "restore", "smart")
-# Modes with an engine in this release; "smart" (a diffusion engine) comes later.
-AVAILABLE_MODES = ("precise", "dynamic", "restore")
+# Modes with an engine in this release (smart needs its diffusion pipeline installed too).
+AVAILABLE_MODES = ("precise", "dynamic", "restore", "smart")
 
 
 @dataclass(frozen=True)
@@ -86,17 +86,59 @@ MODELS: dict[str, ModelSpec] = {
     )
 }
 
+
+@dataclass(frozen=True)
+class PipelineSpec:
+    """A diffusers pipeline kept as a directory (``save_pretrained`` layout) in the model directory."""
+
+    name: str
+    directory: str  # the folder's name in the model directory
+    pipeline_class: str  # ``_class_name`` in its model_index.json
+    repo_id: str  # where the fetch command downloads it from (Hugging Face Hub)
+    revision: str
+    components: tuple[str, ...]  # sub-folders that must be present
+    weighted: tuple[str, ...]  # sub-folders that must hold a weights file
+    allow_patterns: tuple[str, ...]  # the repository files worth downloading
+    size: str  # what the download weighs, for operators
+    description: str = ""
+
+
+SMART_PIPELINE = "stable-diffusion-x4-upscaler"
+
+PIPELINES: dict[str, PipelineSpec] = {
+    SMART_PIPELINE: PipelineSpec(
+        name=SMART_PIPELINE,
+        directory=SMART_PIPELINE,
+        pipeline_class="StableDiffusionUpscalePipeline",
+        repo_id="stabilityai/stable-diffusion-x4-upscaler",
+        revision="main",
+        components=("unet", "vae", "text_encoder", "tokenizer", "scheduler", "low_res_scheduler"),
+        weighted=("unet", "vae", "text_encoder"),
+        # The diffusers folders only: not the 3.5 GB original-format checkpoints at the root.
+        allow_patterns=("model_index.json", "*/*.json", "*/*.txt", "*/*.safetensors"),
+        size="about 3.5 GB (fp32 safetensors; about 1.7 GB where fp16 variants are present)",
+        description="Stability AI's text-guided latent diffusion 4x upscaler (smart).",
+    ),
+}
+
+WEIGHT_SUFFIXES = (".safetensors", ".bin")
+
 # (mode, image type) -> models; image types not listed fall back to "universal".
 _MODE_MODELS: dict[str, dict[str, list[str]]] = {
     mode: {"anime": ["RealESRGAN_x4plus_anime_6B"], "universal": ["RealESRGAN_x4plus"]}
     for mode in ("precise", "dynamic", "restore")
 }
-_MODE_MODELS["smart"] = {"universal": []}
+_MODE_MODELS["smart"] = {"universal": [SMART_PIPELINE]}
 
 
 def register_model(spec: ModelSpec) -> None:
     """Make another spandrel-loadable model known (e.g. from a deployment's settings)."""
     MODELS[spec.name] = spec
+
+
+def known_names() -> list[str]:
+    """Every model the fetch command knows: spandrel files, then diffusion pipelines."""
+    return [*MODELS, *PIPELINES]
 
 
 def get_spec(name: str) -> ModelSpec:
@@ -133,12 +175,39 @@ def model_path(name: str, directory: str | os.PathLike[str] | None = None) -> Pa
     return folder / spec.filename
 
 
+def pipeline_path(name: str, directory: str | os.PathLike[str] | None = None) -> Path:
+    return _directory(directory) / PIPELINES[name].directory
+
+
+def pipeline_problem(name: str, directory: str | os.PathLike[str] | None = None) -> str | None:
+    """None when the pipeline's folder looks complete on disk, else what is wrong with it.
+
+    Only files are checked (the web tier asks this), not whether they load.
+    """
+    return folder_problem(PIPELINES[name], pipeline_path(name, directory))
+
+
+def folder_problem(spec: PipelineSpec, folder: Path) -> str | None:
+    """What keeps ``folder`` from being a complete copy of ``spec`` (None: nothing)."""
+    if not (folder / "model_index.json").is_file():
+        return f"{folder} has no model_index.json"
+    for component in spec.components:
+        sub = folder / component
+        if not sub.is_dir() or not any(sub.iterdir()):
+            return f"{folder} has no {component}/ folder"
+        if component in spec.weighted and not any(p.suffix in WEIGHT_SUFFIXES for p in sub.iterdir()):
+            return f"{sub} holds no weights file"
+    return None
+
+
 def is_installed(name: str, directory: str | os.PathLike[str] | None = None) -> bool:
+    if name in PIPELINES:
+        return pipeline_problem(name, directory) is None
     return model_path(name, directory).is_file()
 
 
 def models_for(mode: str, image_type: str) -> list[str]:
-    """The model names that ``mode`` needs for ``image_type`` (``[]`` for ``smart`` for now)."""
+    """The model names that ``mode`` needs for ``image_type`` (a pipeline's name for ``smart``)."""
     if mode not in _MODE_MODELS:
         raise ValueError(f"Unknown mode {mode!r}; expected one of {', '.join(MODES)}.")
     if image_type not in IMAGE_TYPES:
@@ -154,8 +223,16 @@ def missing_for(mode: str, image_type: str, directory: str | os.PathLike[str] | 
 
 def not_installed_error(name: str, directory: str | os.PathLike[str] | None = None) -> ModelNotInstalledError:
     """The error for a model whose file is missing: names the files, the directory, the fix."""
-    spec = get_spec(name)
     folder = _directory(directory)
+    if name in PIPELINES:
+        problem = pipeline_problem(name, directory) or f"{pipeline_path(name, directory)} cannot be used"
+        return ModelNotInstalledError(
+            name,
+            PIPELINES[name].directory,
+            folder,
+            f"The diffusion pipeline {name} is not installed: {problem}",
+        )
+    spec = get_spec(name)
     return ModelNotInstalledError(
         name,
         spec.filename,

@@ -7,8 +7,8 @@ from django.conf import settings
 from inference import registry
 
 MODES = ("precise", "dynamic", "smart", "restore")
-# Modes that have an engine in inference/engines/. Smart (diffusion) is not built yet.
-ENGINE_MODES = ("precise", "dynamic", "restore")
+# Modes that have an engine in inference/engines/.
+ENGINE_MODES = ("precise", "dynamic", "smart", "restore")
 
 
 def missing_models(mode: str, image_type: str = "universal") -> list[str]:
@@ -25,11 +25,25 @@ def unavailable_reason(mode: str, image_type: str = "universal") -> str | None:
     missing = missing_models(mode, image_type)
     if not missing:
         return None
+    pipelines = [name for name in missing if name in registry.PIPELINES]
+    if pipelines:
+        return _missing_pipeline(mode, pipelines[0])
     names = ", ".join(missing)
     return (
         f"The {mode} mode is not available on this deployment: model {names} is not installed "
         f"in {settings.UPSCALER_MODEL_DIR}. An operator installs it with "
         "'python manage.py fetch_models'."
+    )
+
+
+def _missing_pipeline(mode: str, name: str) -> str:
+    spec = registry.PIPELINES[name]
+    problem = registry.pipeline_problem(name, settings.UPSCALER_MODEL_DIR)
+    return (
+        f"The {mode} mode is not available on this deployment: its diffusion model {name} "
+        f"({spec.repo_id}, {spec.size}) is not installed ({problem}). An operator installs it with "
+        f"'python manage.py fetch_models {name}' on a worker with the smart extra "
+        "(pip install '.[worker,smart]')."
     )
 
 

@@ -1,7 +1,8 @@
 """The engine behind each mode, looked up by name so importing this package stays light.
 
-Adding a mode's engine (``smart``: a diffusers pipeline) is one module here with a class
-implementing ``inference.engines.base.Engine`` and one line in ``ENGINES``.
+Adding a mode's engine is one module here with a class implementing
+``inference.engines.base.Engine`` and one line in ``ENGINES``. Engines are imported on first
+use, so ``smart`` (diffusers) costs nothing to a worker that never runs it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ ENGINES: dict[str, str] = {
     "precise": "inference.engines.precise:PreciseEngine",
     "dynamic": "inference.engines.dynamic:DynamicEngine",
     "restore": "inference.engines.restore:RestoreEngine",
+    "smart": "inference.engines.smart:SmartEngine",
 }
 
 _instances: dict[str, Engine] = {}
@@ -27,7 +29,7 @@ _instances: dict[str, Engine] = {}
 
 def get_engine(mode: str) -> Engine:
     """The engine for ``mode``. ValueError for an unknown mode; EngineNotAvailableError
-    for a known mode without an engine in this release (``smart``)."""
+    for a known mode without an engine."""
     if mode not in MODES:
         raise ValueError(f"Unknown mode {mode!r}; expected one of {', '.join(MODES)}.")
     if mode not in ENGINES:

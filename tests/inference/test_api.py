@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from inference.api import UpscaleParams, UpscaleResult, upscale
-from inference.errors import EngineNotAvailableError, ModelNotInstalledError
+from inference.errors import ModelNotInstalledError
 from inference.imageio import decode_image
 from inference.tiling import plan_axis
 from tests.inference.synthetic import encode, photo
@@ -64,9 +64,10 @@ def test_it_refuses_unknown_modes_and_types_with_value_error(tiny_models):
         upscale(data, UpscaleParams(mode="precise", tile=4), model_dir=tiny_models)
 
 
-def test_it_says_smart_is_not_available_yet(tiny_models):
-    with pytest.raises(EngineNotAvailableError, match="smart mode is not available"):
+def test_it_says_the_smart_pipeline_is_not_installed(tiny_models):
+    with pytest.raises(ModelNotInstalledError, match="stable-diffusion-x4-upscaler") as caught:
         upscale(encode(photo(8, 8)), UpscaleParams(mode="smart", scale=2), model_dir=tiny_models)
+    assert "model_index.json" in str(caught.value) and "fetch" in str(caught.value)
 
 
 def test_it_raises_model_not_installed_for_a_missing_model(tmp_path):

@@ -48,7 +48,7 @@ def test_it_picks_the_anime_model_for_anime_images():
         assert models_for(mode, "anime") == ["RealESRGAN_x4plus_anime_6B"]
         assert models_for(mode, "realism") == ["RealESRGAN_x4plus"]
         assert models_for(mode, "universal") == ["RealESRGAN_x4plus"]
-    assert models_for("smart", "universal") == []
+    assert models_for("smart", "anime") == models_for("smart", "universal") == ["stable-diffusion-x4-upscaler"]
 
 
 def test_it_rejects_unknown_modes_and_types():
@@ -62,7 +62,7 @@ def test_it_lists_the_missing_models_of_a_mode(tmp_path, shared_models):
     assert missing_for("precise", "anime", tmp_path) == ["RealESRGAN_x4plus_anime_6B"]
     assert missing_for("precise", "anime", shared_models) == []
     assert missing_for("dynamic", "universal", shared_models) == []
-    assert missing_for("smart", "universal", tmp_path) == []
+    assert missing_for("smart", "universal", tmp_path) == ["stable-diffusion-x4-upscaler"]
 
 
 def test_it_keeps_torch_out_of_the_web_tier_modules():

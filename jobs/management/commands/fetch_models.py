@@ -9,15 +9,16 @@ class Command(BaseCommand):
     help = "Download the official model weights into UPSCALER_MODEL_DIR and verify their sha256."
 
     def add_arguments(self, parser):
-        parser.add_argument("names", nargs="*", help=f"Models to fetch (default: all): {', '.join(registry.MODELS)}")
+        known = ", ".join(registry.known_names())
+        parser.add_argument("names", nargs="*", help=f"Models to fetch (default: all but the pipelines): {known}")
         parser.add_argument("--dir", default=None, help="Model directory (default: UPSCALER_MODEL_DIR)")
         parser.add_argument("--base-url", default=None, help="Mirror to download from instead of the official URLs")
         parser.add_argument("--force", action="store_true", help="Download again even if a valid file is present")
 
     def handle(self, names, dir, base_url, force, **options):
-        unknown = [n for n in names if n not in registry.MODELS]
+        unknown = [n for n in names if n not in registry.known_names()]
         if unknown:
-            raise CommandError(f"Unknown model(s): {', '.join(unknown)}. Known: {', '.join(registry.MODELS)}")
+            raise CommandError(f"Unknown model(s): {', '.join(unknown)}. Known: {', '.join(registry.known_names())}")
         try:
             paths = fetch_models(
                 names or None,

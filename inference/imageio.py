@@ -19,7 +19,7 @@ import zlib
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageCms, ImageFile
+from PIL import Image, ImageCms
 
 from inference.errors import (
     CorruptImageError,
@@ -287,7 +287,7 @@ def _redecode(data: bytes, mode: str, rawmode: str) -> np.ndarray:
     if im.mode != mode or len(im.tile) != 1:
         raise SyntaxError("unexpected PNG layout")
     im.tile = [im.tile[0]._replace(args=rawmode)]
-    ImageFile.ImageFile.load(im)
+    im.load()
     return np.asarray(im)
 
 

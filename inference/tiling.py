@@ -105,14 +105,20 @@ def _output_tensor(out: np.ndarray) -> torch.Tensor:
 
 
 def _quantise(block: torch.Tensor, dtype: np.dtype) -> torch.Tensor:
-    """Float [0, 1] (C, h, w) on the device -> (h, w, C) samples of the output's dtype."""
+    """Float [0, 1] (C, h, w) on the device -> (h, w, C) samples of the output's dtype.
+
+    Quantised where the data is (on the GPU) and made contiguous there, so that only the
+    final samples cross to the host, in one dense copy.
+    """
     block = block.permute(1, 2, 0)
     if dtype == np.uint8:
-        return block.mul(255.0).round_().clamp_(0, 255).to(torch.uint8)
-    if dtype == np.uint16:
-        samples = block.mul(65535.0).round_().clamp_(0, 65535).to(torch.int32)
-        return torch.where(samples > 32767, samples - 65536, samples).to(torch.int16)
-    return block.to(torch.float32)
+        samples = block.mul(255.0).round_().clamp_(0, 255).to(torch.uint8)
+    elif dtype == np.uint16:
+        wide = block.mul(65535.0).round_().clamp_(0, 65535).to(torch.int32)
+        samples = torch.where(wide > 32767, wide - 65536, wide).to(torch.int16)
+    else:
+        samples = block.to(torch.float32)
+    return samples.contiguous()
 
 
 def tiled_upscale(
@@ -184,7 +190,7 @@ def tiled_upscale(
                 if top:
                     z[:, :top, left:] += carry_down[:, :top, X0 + left : X0 + w]
                 done = _quantise(z[:, : h - bottom, : w - right], out.dtype)
-                target[Y0 : Y0 + h - bottom, X0 : X0 + w - right].copy_(done)
+                target[Y0 : Y0 + h - bottom, X0 : X0 + w - right].copy_(done.cpu())
                 carry_right = z[:, :, w - right :].clone() if right else None
                 if bottom:
                     carry_down[:, :bottom, X0 : X0 + w - right] = z[:, h - bottom :, : w - right]

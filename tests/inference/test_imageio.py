@@ -229,3 +229,34 @@ def test_it_reduces_16_bit_to_8_bit_for_jpeg():
     image.info[PIXELS16_KEY] = samples
     pixels = np.asarray(decode_image(encode_jpeg(image)).image).astype(int)
     assert pixels[..., 1].min() > 245 and pixels[..., 0].max() < 10
+
+
+def _interlaced_png16(samples: np.ndarray) -> bytes:
+    """An Adam7-interlaced 16-bit PNG (Pillow cannot write one)."""
+    import struct
+
+    from inference.imageio import _png_chunk
+
+    height, width, channels = samples.shape
+    colour_type = {1: 0, 2: 4, 3: 2, 4: 6}[channels]
+    passes = [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2)]
+    raw = b""
+    for x0, y0, dx, dy in passes:
+        sub = samples[y0::dy, x0::dx]
+        if sub.size:
+            rows = sub.astype(">u2").view(np.uint8).reshape(sub.shape[0], -1)
+            raw += np.hstack([np.zeros((sub.shape[0], 1), np.uint8), rows]).tobytes()
+    header = struct.pack(">IIBBBBB", width, height, 16, colour_type, 0, 0, 1)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", header)
+        + _png_chunk(b"IDAT", zlib.compress(raw))
+        + _png_chunk(b"IEND", b"")
+    )
+
+
+@pytest.mark.parametrize("channels", [1, 2, 3, 4])
+def test_it_decodes_interlaced_16_bit_pngs_too(channels):
+    samples = _ramp16(13, 11, channels)
+    decoded = decode_image(_interlaced_png16(samples))
+    assert np.array_equal(decoded.pixels16, samples)

@@ -94,3 +94,24 @@ def test_params_match_the_platform_contract():
     }
     with pytest.raises(dataclasses.FrozenInstanceError):
         UpscaleParams(mode="precise").scale = 2  # type: ignore[misc]
+
+
+def test_it_runs_jobs_side_by_side_on_one_loaded_model(tiny_models):
+    import threading
+
+    import numpy as np
+
+    images = [photo(40 + 7 * i, 50 - 3 * i, seed=i) for i in range(4)]
+    params = UpscaleParams(mode="precise", scale=3, tile=24)
+    expected = [np.asarray(upscale(encode(im), params, model_dir=tiny_models).image) for im in images]
+    results: dict[int, np.ndarray] = {}
+
+    def work(i: int) -> None:
+        results[i] = np.asarray(upscale(encode(images[i]), params, model_dir=tiny_models).image)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert all(np.array_equal(results[i], expected[i]) for i in range(4))

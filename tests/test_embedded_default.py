@@ -38,10 +38,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_make_run_serves_a_job_end_to_end(tmp_path):
+def test_make_run_serves_jobs_end_to_end(tmp_path, file_server, webhook_receiver):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in EXTERNAL}
     env.update(UPSCALER_DATA_DIR=str(tmp_path / "var"), PORT=str(port), PYTHONUNBUFFERED="1")
+    # Development settings: the image host and webhook receiver of this test are on 127.0.0.1.
+    env.update(UPSCALER_ALLOW_PRIVATE_URLS="true", PUBLIC_BASE_URL=f"http://127.0.0.1:{port}")
     env["VENV"] = str(Path(sys.executable).parent.parent)
     log = open(tmp_path / "run.log", "wb")
     proc = subprocess.Popen(
@@ -78,17 +80,30 @@ def test_make_run_serves_a_job_end_to_end(tmp_path):
         key = created.stdout.strip().splitlines()[-1]
 
         client = Client(base, key)
-        data = base64.b64encode(images.png(24, 20)).decode()
-        r = client.submit("precise-upscale", {"input": {"imageBase64": data, "upscaleFactor": 3}})
-        assert r.status_code == 200, r.text
-        final, _ = client.wait(r.json()["id"], timeout=180)
-        assert final["status"] == "SUCCESS", (final, (tmp_path / "run.log").read_text()[-3000:])
-        assert final["imageUrl"].startswith(base)
-        png, _ = download_image(final["imageUrl"])
-        jpg, _ = download_image(final["compressedImageUrl"])
-        assert png.size == jpg.size == (72, 60)
+        cases = [
+            (
+                "precise-upscale",
+                {"imageUrl": file_server.add("/a.png", images.png(24, 20)), "upscaleFactor": 3},
+                (72, 60),
+            ),
+            ("dynamic-upscale", {"imageBase64": base64.b64encode(images.jpeg(20, 16)).decode()}, (40, 32)),
+            ("restore", {"imageUrl": file_server.add("/b.jpg", images.jpeg(24, 20))}, (24, 20)),
+        ]
+        finals = {}
+        for path, fields, size in cases:
+            r = client.submit(path, {"webhook": webhook_receiver.url + "/hook", "input": fields})
+            assert r.status_code == 200, r.text
+            final, _ = client.wait(r.json()["id"], timeout=180)
+            assert final["status"] == "SUCCESS", (final, (tmp_path / "run.log").read_text()[-3000:])
+            assert final["imageUrl"].startswith(base)
+            png, _ = download_image(final["imageUrl"])
+            jpg, _ = download_image(final["compressedImageUrl"])
+            assert png.format == "PNG" and jpg.format == "JPEG" and png.size == jpg.size == size
+            finals[final["id"]] = final
         account = client.session.get(f"{base}/api/v1/account", timeout=10).json()
-        assert account["balance"] == 19
+        assert account["balance"] == 20 - 1 - 1 - 8
+        webhook_receiver.wait_for(3, timeout=60)
+        assert {p["id"]: p for p in webhook_receiver.payloads()} == finals
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:

@@ -73,3 +73,21 @@ def test_it_does_not_run_a_canceled_job(queued_job, api, monkeypatch):
     run_job(str(queued_job.pk))
     queued_job.refresh_from_db()
     assert queued_job.status == "CANCELED" and calls == []
+
+
+def test_a_task_delivered_twice_produces_one_result_and_one_charge(api, account):
+    from jobs import storage
+
+    r = api.post("dynamic-upscale", {"input": {"imageBase64": base64.b64encode(images.png(24, 20)).decode()}})
+    queued_job = Job.objects.get(pk=r.json()["id"])
+    run_job(str(queued_job.pk))
+    queued_job.refresh_from_db()
+    first = (queued_job.status, queued_job.image_name, queued_job.finished_at, queued_job.attempts)
+    assert first[0] == "SUCCESS" and storage.read(queued_job.image_name)[:8] == b"\x89PNG\r\n\x1a\n"
+
+    run_job(str(queued_job.pk))  # the broker delivers the message again
+    queued_job.refresh_from_db()
+    assert (queued_job.status, queued_job.image_name, queued_job.finished_at, queued_job.attempts) == first
+    assert [e.kind for e in LedgerEntry.objects.filter(job=queued_job)] == ["debit"]
+    account.refresh_from_db()
+    assert account.balance == 100 - queued_job.credit_cost == account.ledger_sum()

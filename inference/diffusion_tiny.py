@@ -92,13 +92,14 @@ def build_tiny_pipeline(folder: str | Path, seed: int = 0) -> Path:
         sample_size=32,
         in_channels=7,  # 4 latent channels + the 3 of the low-resolution image
         out_channels=4,
-        block_out_channels=(8, 16),
+        block_out_channels=(8, 8, 16),  # the middle block's attention runs at 1/4 resolution
         layers_per_block=1,
         norm_num_groups=4,
-        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
         cross_attention_dim=width,
         attention_head_dim=4,
+        only_cross_attention=True,  # as the real one at high resolution: no pixel-to-pixel attention
         num_class_embeds=MAX_NOISE_LEVEL + 1,
     )
     vae = AutoencoderKL(

@@ -99,7 +99,7 @@ def build_tiny_pipeline(folder: str | Path, seed: int = 0) -> Path:
         up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
         cross_attention_dim=width,
         attention_head_dim=4,
-        only_cross_attention=True,  # as the real one at high resolution: no pixel-to-pixel attention
+        only_cross_attention=True,  # no pixel-to-pixel attention: a CPU job stays at seconds
         num_class_embeds=MAX_NOISE_LEVEL + 1,
     )
     vae = AutoencoderKL(

@@ -116,7 +116,7 @@ PIPELINES: dict[str, PipelineSpec] = {
         weighted=("unet", "vae", "text_encoder"),
         # The diffusers folders only: not the 3.5 GB original-format checkpoints at the root.
         allow_patterns=("model_index.json", "*/*.json", "*/*.txt", "*/*.safetensors"),
-        size="about 3.5 GB (fp32 safetensors; about 1.7 GB where fp16 variants are present)",
+        size="about 3.5 GB of fp32 weights, estimated from parameter counts",
         description="Stability AI's text-guided latent diffusion 4x upscaler (smart).",
     ),
 }

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 STEPS_ENV = "UPSCALER_SMART_STEPS"  # base denoising steps (at detail 5)
+TILE_ENV = "UPSCALER_SMART_TILE"  # latent (= input) pixels per UNet tile side
 DEFAULT_STEPS = 25
 MODEL_SCALE = 4
 
@@ -58,17 +59,28 @@ NEGATIVE_FACES = "distorted face, asymmetric eyes"
 DENOISE_SHARE = 0.9
 
 
-def base_steps() -> int:
-    raw = os.environ.get(STEPS_ENV, "").strip()
+def _env_int(name: str, default: int, low: int, high: int) -> int:
+    raw = os.environ.get(name, "").strip()
     if not raw:
-        return DEFAULT_STEPS
+        return default
     try:
-        steps = int(raw)
+        value = int(raw)
     except ValueError:
-        raise ValueError(f"{STEPS_ENV} must be a whole number of steps (got {raw!r}).") from None
-    if not 1 <= steps <= 500:
-        raise ValueError(f"{STEPS_ENV} must be from 1 to 500 (got {steps}).")
-    return steps
+        raise ValueError(f"{name} must be a whole number (got {raw!r}).") from None
+    if not low <= value <= high:
+        raise ValueError(f"{name} must be from {low} to {high} (got {value}).")
+    return value
+
+
+def base_steps() -> int:
+    return _env_int(STEPS_ENV, DEFAULT_STEPS, 1, 500)
+
+
+def unet_tile(requested: int | None) -> int:
+    """The job's tile, else ``$UPSCALER_SMART_TILE``, else the default (128)."""
+    from inference.diffusion import MIN_TILE, UNET_TILE
+
+    return requested or _env_int(TILE_ENV, UNET_TILE, MIN_TILE, 4096)
 
 
 def noise_level(creativity: int) -> int:
@@ -94,7 +106,7 @@ def build_prompt(params: UpscaleParams) -> tuple[str, str]:
 
 
 def diffusion_request(params: UpscaleParams, seed: int, tile: int | None) -> DiffusionRequest:
-    from inference.diffusion import UNET_TILE, DiffusionRequest
+    from inference.diffusion import DiffusionRequest
 
     prompt, negative = build_prompt(params)
     return DiffusionRequest(
@@ -104,7 +116,7 @@ def diffusion_request(params: UpscaleParams, seed: int, tile: int | None) -> Dif
         guidance=guidance_scale(params.detail),
         noise_level=noise_level(params.creativity),
         seed=seed,
-        tile=tile or UNET_TILE,
+        tile=unet_tile(tile),
     )
 
 

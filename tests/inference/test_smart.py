@@ -150,7 +150,7 @@ def test_the_prompt_uses_type_faces_and_blur():
     assert "blurry" not in negative and "distorted face" in negative
 
 
-def test_it_reads_the_base_steps_from_the_environment(monkeypatch):
+def test_it_reads_the_steps_and_tile_from_the_environment(monkeypatch):
     monkeypatch.setenv(smart.STEPS_ENV, "40")
     assert smart.base_steps() == 40
     monkeypatch.delenv(smart.STEPS_ENV)
@@ -158,6 +158,12 @@ def test_it_reads_the_base_steps_from_the_environment(monkeypatch):
     monkeypatch.setenv(smart.STEPS_ENV, "many")
     with pytest.raises(ValueError, match=smart.STEPS_ENV):
         smart.base_steps()
+    assert smart.unet_tile(None) == diffusion.UNET_TILE
+    monkeypatch.setenv(smart.TILE_ENV, "256")
+    assert smart.unet_tile(None) == 256 and smart.unet_tile(64) == 64
+    monkeypatch.setenv(smart.TILE_ENV, "8")
+    with pytest.raises(ValueError, match=smart.TILE_ENV):
+        smart.unet_tile(None)
 
 
 def test_it_loads_from_the_model_directory_without_the_network(smart_models, monkeypatch):

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import base64
 import io
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,7 +19,7 @@ from inference.diffusion_tiny import build_tiny_pipeline
 from inference.registry import MODELS, SMART_PIPELINE
 from jobs.models import Job
 from tests import images
-from tests.env_defaults import SHARED_MODELS
+from tests.env_defaults import REPO, SHARED_MODELS
 from tests.flows import Client, download_image
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -78,8 +82,6 @@ def test_modes_say_smart_is_unavailable_until_its_pipeline_is_installed(api, set
 
 
 def test_a_half_installed_pipeline_is_not_served(api, settings, tiny_pipeline, tmp_path):
-    import shutil
-
     folder = tmp_path / "half"
     shutil.copytree(tiny_pipeline, folder / SMART_PIPELINE)
     for weights in (folder / SMART_PIPELINE / "vae").glob("*.safetensors"):
@@ -134,3 +136,17 @@ def test_it_runs_smart_jobs_end_to_end(make_worker, live_server, smart_model_dir
 
     account.refresh_from_db()
     assert account.balance == 100 - 4 == account.ledger_sum()  # 1 credit each: under 1 MP
+
+
+def test_the_web_tier_checks_the_pipeline_without_importing_diffusers(smart_model_dir):
+    probe = (
+        "import sys, django; django.setup()\n"
+        "from jobs import capabilities\n"
+        "assert {m['mode']: m for m in capabilities.describe()}['smart']['available']\n"
+        "heavy = ('torch', 'diffusers', 'transformers', 'huggingface_hub')\n"
+        "print(','.join(m for m in heavy if m in sys.modules) or 'clean')\n"
+    )
+    env = {**os.environ, "UPSCALER_MODEL_DIR": str(smart_model_dir)}
+    out = subprocess.run([sys.executable, "-c", probe], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "clean"

@@ -47,10 +47,6 @@ class LoadedModel:
     bytes_per_pixel: float | None = None
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    @property
-    def label(self) -> str:
-        return self.name
-
     def __call__(self, batch: torch.Tensor) -> torch.Tensor:
         """(B, 3, h, w) floats in [0, 1] of ``self.dtype`` -> (B, 3, h*s, w*s)."""
         height, width = batch.shape[-2:]

@@ -140,7 +140,9 @@ def _bytes_per_pixel(model: LoadedModel) -> float:
         return model.bytes_per_pixel
 
 
-def network(model: LoadedModel, top: float, post: PostProcess | None, pool: int):
+def network(
+    model: LoadedModel, top: float, post: PostProcess | None, pool: int
+) -> Callable[[torch.Tensor], torch.Tensor]:
     """The tile callable: samples in [0, top] -> model -> post-process -> integer pool."""
 
     def run(batch: torch.Tensor) -> torch.Tensor:
@@ -241,7 +243,7 @@ def upscale_array(
     passes = plan_passes((array.shape[1], array.shape[0]), target, model.scale)
     for index, step in enumerate(passes):
         if (array.shape[1], array.shape[0]) != step.input_size:
-            raise AssertionError("pass plan and array disagree")
+            raise RuntimeError("the pass plan and the array disagree")
         last = index == len(passes) - 1
         array = run_network(
             model,

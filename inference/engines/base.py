@@ -13,6 +13,7 @@ from inference.loader import LoadedModel, load_model
 from inference.pixels import Planes
 from inference.progress import Progress, ProgressCallback
 from inference.registry import models_for
+from inference.resample import resize
 from inference.superres import PostProcess, pass_pixels, upscale_array
 
 if TYPE_CHECKING:
@@ -97,6 +98,4 @@ class SuperResolutionEngine(Engine):
         return EngineOutput(planes=output, engine=f"{self.mode}/{name}")
 
     def resize_alpha(self, alpha: np.ndarray, target: tuple[int, int]) -> np.ndarray:
-        from inference.resample import resize
-
         return resize(alpha, target)

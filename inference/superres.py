@@ -186,7 +186,8 @@ def run_network(
             array = array.copy()  # torch wants a writable array (it is only read)
         host, top = torch.from_numpy(array), 255.0
     else:
-        host, top = torch.from_numpy(array.astype(np.float32)), 65535.0
+        # Scaled to [0, 1] here: 65535 itself would overflow half precision (max 65504).
+        host, top = torch.from_numpy(array.astype(np.float32) / np.float32(65535)), 1.0
     # One upload of the whole input (1/16 of the output at 4x); tiles are cut from it and
     # converted to floats on the device, and come back as 8/16-bit samples.
     source = host.to(model.device)

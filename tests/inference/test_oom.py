@@ -78,3 +78,23 @@ def test_progress_never_goes_back_when_a_pass_restarts():
     progress.finish()
     assert seen == sorted(seen) and seen[-1] == 1.0
     assert seen[:2] == [0.25, 0.5]
+
+
+def test_it_sizes_gpu_tiles_and_batches_from_measured_memory(monkeypatch):
+    from inference import superres
+
+    model = fake_model(FussyNetwork(limit=10_000))
+    model.device = torch.device("cuda")  # only the arithmetic runs: memory is stubbed
+    model.bytes_per_pixel = 4096.0  # as measured by the probe
+    free = {"bytes": 80 * 2**30}
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (free["bytes"], 80 * 2**30))
+    roomy = superres.choose_tiling(model)
+    assert roomy.tile == superres.GPU_TILE
+    assert roomy.batch * roomy.tile**2 * 4096 <= 0.8 * free["bytes"]
+    assert roomy.batch == min(superres.MAX_BATCH, int(0.8 * free["bytes"] / 4096) // 1024**2)
+    free["bytes"] = 2 * 2**30  # a busy GPU: smaller tiles, one at a time
+    tight = superres.choose_tiling(model)
+    assert tight.tile % 64 == 0 and tight.tile**2 * 4096 <= 0.8 * free["bytes"]
+    assert tight.tile < superres.GPU_TILE and tight.batch >= 1
+    model.max_tile = 128  # after an out-of-memory back-off
+    assert superres.choose_tiling(model).tile == 128

@@ -161,29 +161,62 @@ def broker_connection(url: str | None = None):
 
 
 def queue_depths(queues: tuple[str, ...] = QUEUES) -> dict[str, int] | None:
-    """Messages waiting in each Celery queue, or None when the broker cannot be reached.
+    """Messages waiting in each Celery queue, or None when the broker cannot be reached."""
+    url = settings.CELERY_BROKER_URL
+    try:
+        if url.startswith(("redis://", "rediss://")):
+            return _redis_queue_depths(url, queues)
+        return _declared_queue_depths(queues)
+    except Exception:
+        return None
 
-    A passive queue_declare returns the message count on every transport (for Redis kombu
-    sums LLEN over the queue's priority lists); a queue that does not exist yet is empty.
-    """
+
+# Kombu keeps a Redis queue as one list per priority step: the queue's name, then the name
+# plus this separator and the step (kombu's defaults).
+_PRIORITY_SEPARATOR = "\x06\x16"
+_PRIORITY_STEPS = (3, 6, 9)
+
+
+def _redis_queue_depths(url: str, queues: tuple[str, ...]) -> dict[str, int]:
+    """LLEN over each queue's lists, as KEDA's scaler reads them. (Kombu's passive declare
+    ignores `global_keyprefix` when it checks that a queue exists.)"""
+    import redis
+
+    prefix = (getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", {}) or {}).get("global_keyprefix", "")
+    client = redis.Redis.from_url(
+        url, socket_timeout=BROKER_TIMEOUT_SECONDS, socket_connect_timeout=BROKER_TIMEOUT_SECONDS
+    )
+    try:
+        pipe = client.pipeline(transaction=False)
+        for name in queues:
+            pipe.llen(f"{prefix}{name}")
+            for step in _PRIORITY_STEPS:
+                pipe.llen(f"{prefix}{name}{_PRIORITY_SEPARATOR}{step}")
+        lengths = pipe.execute()
+    finally:
+        client.close()
+    per_queue = 1 + len(_PRIORITY_STEPS)
+    return {name: sum(lengths[i * per_queue : (i + 1) * per_queue]) for i, name in enumerate(queues)}
+
+
+def _declared_queue_depths(queues: tuple[str, ...]) -> dict[str, int]:
+    """A passive queue_declare gives the message count on other transports; a queue that
+    does not exist yet is empty."""
     from amqp.exceptions import NotFound
     from kombu.exceptions import ChannelError
 
-    try:
-        with broker_connection() as conn:
-            conn.ensure_connection(max_retries=1, timeout=BROKER_TIMEOUT_SECONDS)
-            depths = {}
-            for name in queues:
-                channel = conn.channel()
-                try:
-                    depths[name] = channel.queue_declare(queue=name, passive=True).message_count
-                except (ChannelError, NotFound):
-                    depths[name] = 0
-                finally:
-                    _close_quietly(channel)
-            return depths
-    except Exception:
-        return None
+    with broker_connection() as conn:
+        conn.ensure_connection(max_retries=1, timeout=BROKER_TIMEOUT_SECONDS)
+        depths = {}
+        for name in queues:
+            channel = conn.channel()
+            try:
+                depths[name] = channel.queue_declare(queue=name, passive=True).message_count
+            except (ChannelError, NotFound):
+                depths[name] = 0
+            finally:
+                _close_quietly(channel)
+        return depths
 
 
 def _close_quietly(channel) -> None:

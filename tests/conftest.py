@@ -97,11 +97,18 @@ def redis_url() -> str:
 
 @pytest.fixture(scope="session", autouse=True)
 def broker():
-    """Redis is the broker, the cache and the rate-limit store; each run starts it empty so
-    counters keyed by (recycled) key ids do not leak from an earlier run."""
-    require_service("Redis", lambda: redis.Redis.from_url(redis_url()).ping())
-    redis.Redis.from_url(redis_url()).flushdb()
-    return redis_url()
+    """Redis is the broker, the cache and the rate-limit store. This run's keys carry its
+    own prefix (tests/env_defaults.py); they are removed before and after the run."""
+    client = redis.Redis.from_url(redis_url())
+    require_service("Redis", client.ping)
+
+    def clear():
+        for key in client.scan_iter(match=f"{os.environ['REDIS_KEY_PREFIX']}*", count=500):
+            client.delete(key)
+
+    clear()
+    yield redis_url()
+    clear()
 
 
 class WorkerProcess:

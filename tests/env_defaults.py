@@ -15,6 +15,9 @@ SHARED_MODELS = REPO.parent / "shared" / "models"
 os.environ.setdefault("DATABASE_URL", f"postgres://postgres@127.0.0.1:5432/upscaler_{os.getpid()}")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/13")
 os.environ.setdefault("CELERY_BROKER_URL", os.environ["REDIS_URL"])
+# Queues and counters of this run live under their own prefix in the shared Redis, so runs
+# side by side neither steal each other's tasks nor share rate-limit windows.
+os.environ.setdefault("REDIS_KEY_PREFIX", f"test{os.getpid()}:")
 os.environ.setdefault("UPSCALER_MODEL_DIR", str(SHARED_MODELS))
 os.environ.setdefault("UPSCALER_DATA_DIR", tempfile.mkdtemp(prefix="upscaler-test-"))
 # Test servers (images, webhook receivers) listen on 127.0.0.1; SSRF tests switch this off.

@@ -73,5 +73,5 @@ def test_it_reports_progress_while_running(celery_worker, live_server, account):
     assert r.status_code == 200, r.text
     final, seen = client.wait(r.json()["id"])
     assert final["status"] == "SUCCESS", celery_worker.log()[-3000:]
-    assert any(0 < p < 100 for p in seen), seen
+    assert any(0 < p < 100 for p in seen), (len(seen), str(seen))
     assert seen == sorted(seen)

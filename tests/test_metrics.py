@@ -110,17 +110,18 @@ def own_redis(tmp_path):
     server.kill()
 
 
-def test_queue_depth_follows_the_broker(client, own_redis):
+def test_queue_depth_follows_the_broker(client, own_redis, settings):
     """On its own Redis, so no other test's worker consumes the messages counted here."""
     r = redis.Redis.from_url(own_redis.url)
+    prefix = settings.REDIS_KEY_PREFIX  # the broker's keys carry it (global_keyprefix)
     with override_settings(CELERY_BROKER_URL=own_redis.url):
         before = scrape(client)
         assert value(before, "upscaler_broker_up") == 1
         assert value(before, "upscaler_queue_depth", queue="inference") == 0
         # A kombu Redis queue is a list named after it, plus one per priority step.
-        r.lpush("inference", "{}", "{}")
-        r.lpush("inference\x06\x163", "{}")
-        r.lpush("webhooks", "{}")
+        r.lpush(f"{prefix}inference", "{}", "{}")
+        r.lpush(f"{prefix}inference\x06\x163", "{}")
+        r.lpush(f"{prefix}webhooks", "{}")
         after = scrape(client)
         assert value(after, "upscaler_queue_depth", queue="inference") == 3
         assert value(after, "upscaler_queue_depth", queue="webhooks") == 1

@@ -158,8 +158,17 @@ PRICE_FLAT = {"restore": env_int("PRICE_RESTORE", 8)}
 
 # --- Cache and rate limits (shared by every web process through Redis) -------------------------
 REDIS_URL = env_str("REDIS_URL", "")
+# Prefixes every key this deployment writes to Redis (queues, rate-limit counters), so
+# several deployments, or test runs, can share one Redis server.
+REDIS_KEY_PREFIX = env_str("REDIS_KEY_PREFIX", "")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": REDIS_KEY_PREFIX,
+        }
+    }
 else:
     # Embedded default: a cache in the SQLite database, shared by the web processes.
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "cache"}}
@@ -205,6 +214,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
 elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     # Longer than the longest job, so a slow job with late ack is not delivered twice.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": JOB_TIME_LIMIT_SECONDS + 600}
+    if REDIS_KEY_PREFIX:
+        CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"] = REDIS_KEY_PREFIX
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_SERIALIZER = "json"

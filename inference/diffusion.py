@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from inference import device as devices
+from inference.cache import LoadedOnce
 from inference.diffusion_tiles import Tile, plan, scaled_weight
 from inference.errors import EngineNotAvailableError, ModelNotInstalledError
 from inference.registry import PIPELINES, model_dir, not_installed_error, pipeline_path, pipeline_problem
@@ -81,8 +82,7 @@ class LoadedPipeline:
         return 2 ** (len(self.pipeline.vae.config.block_out_channels) - 1)
 
 
-_cache: dict[tuple[str, str], LoadedPipeline] = {}
-_cache_lock = threading.Lock()
+_cache: LoadedOnce[LoadedPipeline] = LoadedOnce()
 
 
 def _diffusers():
@@ -109,18 +109,11 @@ def load_pipeline(
     target = device or devices.select_device()
     path = pipeline_path(name, folder)
     key = (str(path.resolve()), str(target))
-    with _cache_lock:
-        cached = _cache.get(key)
-        if cached is not None and pipeline_problem(name, folder) is None:
-            return cached
-        loaded = _load(name, path, folder, target)
-        _cache[key] = loaded
-        return loaded
+    return _cache.get(key, lambda: _load(name, path, folder, target), lambda: pipeline_problem(name, folder) is None)
 
 
 def clear_cache() -> None:
-    with _cache_lock:
-        _cache.clear()
+    _cache.clear()
 
 
 def _load(name: str, path: Path, folder: Path, target: torch.device) -> LoadedPipeline:

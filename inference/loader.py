@@ -20,6 +20,7 @@ from spandrel import (
 )
 
 from inference import device as devices
+from inference.cache import LoadedOnce
 from inference.errors import ModelNotInstalledError
 from inference.registry import get_spec, model_dir, model_path, not_installed_error
 
@@ -76,8 +77,7 @@ def _padding(length: int, multiple: int, minimum: int) -> int:
 # autotuning (and torch.compile's per-shape graphs) see a bounded set of shapes.
 CUDA_SHAPE_MULTIPLE = 32
 
-_cache: dict[tuple[str, str, str], LoadedModel] = {}
-_cache_lock = threading.Lock()
+_cache: LoadedOnce[LoadedModel] = LoadedOnce()
 
 
 def load_model(
@@ -96,19 +96,12 @@ def load_model(
         target = device
     path = model_path(name, folder)
     key = (name, str(path.resolve()), str(target))
-    with _cache_lock:  # loading is rare and slow; one lock keeps it simple and single
-        cached = _cache.get(key)
-        if cached is not None and path.is_file():
-            return cached
-        loaded = _load(name, path, folder, target)
-        _cache[key] = loaded
-        return loaded
+    return _cache.get(key, lambda: _load(name, path, folder, target), path.is_file)
 
 
 def clear_cache() -> None:
     """Forget the loaded models (tests; a worker that swaps its model directory)."""
-    with _cache_lock:
-        _cache.clear()
+    _cache.clear()
 
 
 def _load(name: str, path: Path, folder: Path, target: torch.device) -> LoadedModel:

@@ -30,9 +30,12 @@ class Client:
     def wait(self, job_id: str, timeout: float = 240) -> tuple[dict, list[int]]:
         """Poll until the job ends; returns the final payload and the progress values seen."""
         seen: list[int] = []
-        deadline = time.time() + timeout
+        self.polls: list[tuple[float, str, int]] = []  # (seconds, status, progress), for failure messages
+        started = time.time()
+        deadline = started + timeout
         while time.time() < deadline:
             body = self.status(job_id)
+            self.polls.append((round(time.time() - started, 1), body["status"], body.get("progress", 100)))
             if body["status"] in ("SUCCESS", "FAILED", "CANCELED"):
                 return body, seen
             seen.append(body.get("progress", 0))

@@ -65,13 +65,14 @@ def test_it_runs_every_mode_end_to_end(celery_worker, live_server, file_server, 
 
 def test_it_reports_progress_while_running(celery_worker, live_server, account):
     client = Client(live_server.url, account.raw_key)
-    # Big enough that the engine runs several tiles on the CPU.
-    data = images.png(160, 120)
+    # 2 x 2 tiles of 192 px on the CPU (one tile would report only at the end); the anime
+    # network keeps it quick.
+    data = base64.b64encode(images.png(320, 240)).decode()
     r = client.submit(
-        "precise-upscale", {"input": {"imageBase64": base64.b64encode(data).decode(), "upscaleFactor": 4}}
+        "precise-upscale", {"input": {"imageBase64": data, "upscaleFactor": 2, "inputImageType": "anime"}}
     )
     assert r.status_code == 200, r.text
     final, seen = client.wait(r.json()["id"])
     assert final["status"] == "SUCCESS", celery_worker.log()[-3000:]
-    assert any(0 < p < 100 for p in seen), (len(seen), str(seen))
+    assert any(0 < p < 99 for p in seen), (client.polls, celery_worker.log()[-3000:])
     assert seen == sorted(seen)

@@ -69,6 +69,7 @@ def test_the_delivery_log_and_redelivery(api, account, other_account, webhook_re
     monkeypatch.setattr(tasks.deliver_webhook, "apply_async", lambda args, kwargs: sent.append((args, kwargs)))
     r = api.post(f"jobs/{job.pk}/redeliver-webhook")
     assert r.status_code == 202 and sent == [([str(job.pk)], {"manual": True})]
+    assert r.json() == {"id": str(job.pk), "status": "QUEUED"}
     tasks.deliver_webhook(str(job.pk), manual=True)
     log = api.get(f"jobs/{job.pk}/webhook-deliveries").json()
     assert [(d["attempt"], d["statusCode"], d["succeeded"]) for d in log] == [(1, 500, False), (2, 200, True)]

@@ -193,6 +193,11 @@ class WebhookDeliverySerializer(serializers.Serializer):
     createdAt = serializers.DateTimeField()
 
 
+class RedeliverSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    status = serializers.ChoiceField(choices=["QUEUED"], help_text="The delivery is queued")
+
+
 class ModeSerializer(serializers.Serializer):
     mode = serializers.CharField()
     available = serializers.BooleanField()

@@ -290,7 +290,7 @@ class RedeliverWebhookView(ApiView):
 
     @extend_schema(
         request=None,
-        responses={202: s.ErrorSerializer, 404: s.ErrorSerializer, 409: s.ErrorSerializer, **READ_ERRORS},
+        responses={202: s.RedeliverSerializer, 404: s.ErrorSerializer, 409: s.ErrorSerializer, **READ_ERRORS},
         tags=["jobs"],
     )
     def post(self, request: Request, job_id: str) -> Response:
@@ -303,7 +303,7 @@ class RedeliverWebhookView(ApiView):
         if not job.is_finished:
             raise ApiError(f"The job is {job.status}; its webhook is sent when it ends.", status_code=409)
         deliver_webhook.apply_async(args=[str(job.id)], kwargs={"manual": True})
-        return Response({"status": "QUEUED", "error": ""}, status=202)
+        return Response({"id": str(job.id), "status": "QUEUED"}, status=202)
 
 
 class ModesView(ApiView):

@@ -7,13 +7,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 
 from billing.models import Account, LedgerEntry
+from jobs.errors import InsufficientCredits
 
-
-class InsufficientCredits(Exception):
-    def __init__(self, cost: int, balance: int):
-        self.cost = cost
-        self.balance = balance
-        super().__init__(f"Insufficient credits: this job costs {cost} credits and the balance is {balance}.")
+__all__ = ["InsufficientCredits", "debit_for_job", "refund_job", "top_up"]
 
 
 def _move(account_id: int, amount: int, kind: str, *, job=None, memo: str = "") -> LedgerEntry:

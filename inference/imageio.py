@@ -33,11 +33,13 @@ __all__ = [
     "CorruptImageError",
     "DecodedImage",
     "ImageError",
+    "ImageInfo",
     "ImageTooLargeError",
     "UnsupportedImageError",
     "decode_image",
     "encode_jpeg",
     "encode_png",
+    "probe_image",
 ]
 
 log = logging.getLogger(__name__)
@@ -111,11 +113,24 @@ def sniff_format(data: bytes) -> str:
     return "unknown format"
 
 
-def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedImage:
-    """Decode a client's JPEG, PNG or WebP file into an upright image.
+@dataclass(frozen=True)
+class ImageInfo:
+    """What the web tier needs to validate and price an image, read without decoding it."""
 
-    Raises ``UnsupportedImageError``, ``CorruptImageError`` or ``ImageTooLargeError``.
-    """
+    width: int  # upright, after EXIF orientation
+    height: int
+    format: str  # "JPEG" | "PNG" | "WEBP"
+    has_alpha: bool
+    bit_depth: int  # 8 or 16
+    mode: str
+
+    @property
+    def pixels(self) -> int:
+        return self.width * self.height
+
+
+def _open(data: bytes, max_pixels: int) -> tuple[Image.Image, str]:
+    """Open (not decode) a JPEG, PNG or WebP file and check its pixel count from the header."""
     if not data:
         raise CorruptImageError("The image file is empty.")
     detected = sniff_format(data)
@@ -142,6 +157,46 @@ def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Decode
             f"The image is {width}x{height} pixels ({width * height / 1e6:.1f} MP); "
             f"send one of at most {max_pixels / 1e6:g} MP."
         )
+    return im, detected
+
+
+def probe_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageInfo:
+    """Format, upright size and alpha of a client's image from its header, and a cheap check
+    that the file is whole: PNG chunks and their checksums (no inflating), a JPEG decoded at
+    1/8 scale, WebP decoded (its decoder has no cheaper pass). Costs a fraction of
+    ``decode_image`` in time and memory, so the web tier can refuse an over-size output
+    before anything is decoded. Raises the same errors as ``decode_image``."""
+    im, detected = _open(data, max_pixels)
+    file_format = im.format or detected
+    mode = im.mode
+    width, height = im.size
+    has_alpha = _has_alpha(im)
+    try:
+        orientation = _orientation(im)
+        bit_depth = 16 if file_format == "PNG" and _png_header(data)[0] == 16 else 8
+        if file_format == "PNG":
+            Image.open(io.BytesIO(data), formats=["PNG"]).verify()  # must come straight after open
+        else:
+            if file_format == "JPEG":
+                im.draft(im.mode, (max(im.width // 8, 1), max(im.height // 8, 1)))
+            im.load()
+    except Image.DecompressionBombError as exc:
+        raise ImageTooLargeError(
+            f"The image has too many pixels; send one of at most {max_pixels / 1e6:g} MP."
+        ) from exc
+    except _DECODE_ERRORS as exc:
+        raise CorruptImageError(f"The image file is truncated or corrupt: {exc}.") from exc
+    if orientation in (5, 6, 7, 8):
+        width, height = height, width
+    return ImageInfo(width, height, file_format, has_alpha, bit_depth, mode)
+
+
+def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedImage:
+    """Decode a client's JPEG, PNG or WebP file into an upright image.
+
+    Raises ``UnsupportedImageError``, ``CorruptImageError`` or ``ImageTooLargeError``.
+    """
+    im, detected = _open(data, max_pixels)
     if getattr(im, "n_frames", 1) > 1:
         log.info("animated %s: using its first frame", im.format)
 

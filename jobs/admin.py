@@ -20,10 +20,10 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 from PIL import Image, UnidentifiedImageError
 
-from billing import ledger, pricing
-from jobs import dashboard, lifecycle, storage
+from jobs import dashboard, lifecycle
+from jobs.errors import DomainError
 from jobs.models import Job, WebhookDelivery
-from jobs.submission import create_charged_job
+from jobs.submission import resubmit
 from upscaler_platform.admin_mixins import ReadOnlyAdminMixin
 
 log = logging.getLogger(__name__)
@@ -296,8 +296,8 @@ class JobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                 )
                 continue
             try:
-                created.append((job, retry_job(job)))
-            except RetryError as exc:
+                created.append((job, resubmit(job)))
+            except DomainError as exc:
                 self.message_user(request, f"Job {job.pk} was not retried: {exc}", messages.ERROR)
         for old, new in created:
             self.message_user(
@@ -338,37 +338,6 @@ class JobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         if skipped:
             self.message_user(request, f"{_jobs(skipped)} skipped: no webhook, or not finished yet.", messages.WARNING)
         return None
-
-
-class RetryError(Exception):
-    pass
-
-
-def retry_job(job: Job) -> Job:
-    """A failed job again, as a new job: same account, mode, parameters and a copy of the
-    input, charged and queued like a submit. The failed job keeps its refund."""
-    if not job.account.is_active:
-        raise RetryError("the account is disabled.")
-    if job.files_deleted_at or not job.input_name:
-        raise RetryError("its input file was already deleted.")
-    try:
-        data = storage.read(job.input_name)
-    except FileNotFoundError:
-        raise RetryError("its input file is gone from storage.") from None
-    try:
-        return create_charged_job(
-            job.account,
-            job.mode,
-            job.params,
-            webhook=job.webhook_url,
-            image=data,
-            image_format=job.input_format,
-            input_size=(job.input_width, job.input_height),
-            output_size=(job.output_width, job.output_height),
-            cost=pricing.price(job.mode, job.output_width, job.output_height),
-        )
-    except ledger.InsufficientCredits as exc:
-        raise RetryError(str(exc)) from None
 
 
 def make_thumbnail(name: str) -> bytes:

@@ -11,7 +11,7 @@ from datetime import timedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from jobs.api.errors import ApiError
+from jobs.errors import IdempotencyConflict, IdempotencyInProgress, InvalidRequest
 from jobs.models import IdempotencyRecord
 
 TTL = timedelta(hours=24)
@@ -26,7 +26,7 @@ def fingerprint(endpoint: str, fields: dict, webhook: str, image_digest: str | N
 def validate_key(key: str) -> str:
     key = key.strip()
     if not key or len(key) > 255 or not key.isprintable():
-        raise ApiError("The Idempotency-Key header must be 1-255 printable characters.")
+        raise InvalidRequest("The Idempotency-Key header must be 1-255 printable characters.", field="Idempotency-Key")
     return key
 
 
@@ -46,18 +46,16 @@ def begin(account, key: str, print_: str) -> dict | None:
         if record is None:
             continue  # the first request failed and let the key go: try again
         if record.fingerprint != print_:
-            raise ApiError(
+            raise IdempotencyConflict(
                 "This Idempotency-Key was already used with a different request; use a new key "
                 "for a different request.",
-                status_code=409,
+                field="Idempotency-Key",
             )
         if record.response_status is not None:
             return {"status": record.response_status, "body": record.response_body}
         if time.monotonic() > deadline:
-            raise ApiError(
-                "A request with this Idempotency-Key is still being processed; retry shortly.",
-                status_code=409,
-                headers={"Retry-After": "5"},
+            raise IdempotencyInProgress(
+                "A request with this Idempotency-Key is still being processed; retry shortly.", retry_after=5
             )
         time.sleep(0.1)
 

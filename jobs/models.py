@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import uuid
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
+
+from inference.registry import MODES
 
 REFUND_NOTE = "Your credits have been refunded."
 
@@ -18,11 +21,12 @@ class Job(models.Model):
         FAILED = "FAILED"
         CANCELED = "CANCELED"
 
-    class Mode(models.TextChoices):
-        PRECISE = "precise"
-        DYNAMIC = "dynamic"
-        SMART = "smart"
-        RESTORE = "restore"
+    Mode = models.TextChoices("Mode", [(mode.upper(), mode) for mode in MODES])
+
+    class Surface(models.TextChoices):
+        """The API a job came in by; its answers and webhooks take that API's shapes."""
+
+        UPSAMPLER = "upsampler"
 
     UNFINISHED = (Status.IN_QUEUE, Status.IN_PROGRESS)
 
@@ -33,6 +37,10 @@ class Job(models.Model):
     # The validated input fields, camelCase as the client sent them (image excluded).
     params = models.JSONField(default=dict)
     webhook_url = models.URLField(max_length=2000, blank=True, default="")
+    surface = models.CharField(max_length=16, choices=Surface.choices, default=Surface.UPSAMPLER, db_index=True)
+    # The scheme and host the job was submitted through (e.g. "https://api.example.com"), so
+    # that URLs sent later, from a worker, point where the client can reach them.
+    base_url = models.CharField(max_length=300, blank=True, default="")
     credit_cost = models.PositiveIntegerField()
     seed = models.BigIntegerField(null=True, blank=True)
 
@@ -99,22 +107,10 @@ class Job(models.Model):
             return None
         return (self.finished_at - self.started_at).total_seconds()
 
-    def to_status_dict(self, base_url: str = "") -> dict:
-        """The public status payload (GET /api/v1/status/<id> and webhooks)."""
-        data: dict = {"id": str(self.id), "status": self.status, "creditCost": self.credit_cost}
-        if self.status in self.UNFINISHED:
-            data["progress"] = self.progress
-        elif self.status == self.Status.SUCCESS:
-            data["imageUrl"] = _absolute(self.image_url, base_url)
-            data["compressedImageUrl"] = _absolute(self.compressed_image_url, base_url)
-            data["expiresAt"] = _iso(self.expires_at)
-        else:
-            data["error"] = self.error
-        data["mode"] = self.mode
-        data["outputWidth"] = self.output_width
-        data["outputHeight"] = self.output_height
-        data["createdAt"] = _iso(self.created_at)
-        return data
+    def public_base_url(self) -> str:
+        """Where URLs handed out later (webhooks, redelivery) point: PUBLIC_BASE_URL when set,
+        else the base URL the job was submitted through."""
+        return settings.PUBLIC_BASE_URL or self.base_url
 
 
 class WebhookDelivery(models.Model):
@@ -137,29 +133,6 @@ class WebhookDelivery(models.Model):
     def __str__(self) -> str:
         outcome = self.status_code or self.error or "?"
         return f"attempt {self.attempt} -> {outcome}"
-
-    def to_dict(self) -> dict:
-        return {
-            "attempt": self.attempt,
-            "url": self.url,
-            "statusCode": self.status_code,
-            "succeeded": self.succeeded,
-            "error": self.error,
-            "durationMs": self.duration_ms,
-            "createdAt": _iso(self.created_at),
-        }
-
-
-def _iso(value) -> str | None:
-    if value is None:
-        return None
-    return value.isoformat().replace("+00:00", "Z")
-
-
-def _absolute(url: str, base_url: str) -> str:
-    if not url or url.startswith(("http://", "https://")):
-        return url
-    return f"{base_url}{url}"
 
 
 class IdempotencyRecord(models.Model):

@@ -11,13 +11,24 @@ import uuid
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.db import transaction
 
 from billing import ledger, pricing
 from billing.models import Account
-from inference.imageio import ImageError, decode_image
+from inference.imageio import ImageError, ImageInfo, probe_image
 from jobs import capabilities, lifecycle, safe_http, storage
-from jobs.api.errors import ApiError
+from jobs.errors import (
+    ImageFetchFailed,
+    ImageInvalid,
+    ImageTooLarge,
+    InvalidRequest,
+    JobStateConflict,
+    ModelNotInstalled,
+    OutputTooLarge,
+    QueueFull,
+)
 from jobs.models import Job
 
 EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
@@ -25,9 +36,36 @@ EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
 
 @dataclass(frozen=True)
 class Submission:
+    """One request to run a job, whichever API it came in by."""
+
     mode: str
     fields: dict  # validated input fields, camelCase, without the image
     webhook: str = ""
+    surface: str = Job.Surface.UPSAMPLER
+    base_url: str = ""  # scheme://host the request came to, for URLs sent later
+
+
+def clean_webhook(value: object, field: str = "webhook") -> str:
+    """A webhook URL checked at submit time, so a bad one is a 400 now rather than a failed
+    delivery later: http(s), a host, no credentials, no spaces, at most 2000 characters."""
+    if value in (None, ""):
+        return ""
+    if not isinstance(value, str):
+        raise InvalidRequest(f"{field} must be an http or https URL.", field=field)
+    url = value.strip()
+    if len(url) > 2000:
+        raise InvalidRequest(f"{field} must be at most 2000 characters.", field=field)
+    try:
+        URLValidator(schemes=["http", "https"])(url)
+    except ValidationError:
+        raise InvalidRequest(
+            f"{field} must be a valid http or https URL, without spaces (got {url!r}).", field=field
+        ) from None
+    try:
+        safe_http.check_url(url)
+    except safe_http.BlockedURLError as exc:
+        raise InvalidRequest(f"{field} is not allowed: {exc}.", field=field) from None
+    return url
 
 
 def read_image(fields: dict, upload=None) -> bytes:
@@ -42,20 +80,21 @@ def read_image(fields: dict, upload=None) -> bytes:
         if present
     ]
     if len(sources) != 1:
-        raise ApiError(
+        raise InvalidRequest(
             "Send exactly one of input.imageUrl, input.imageBase64 or a multipart file "
-            f"field 'image' (got {len(sources)}: {', '.join(sources) or 'none'})."
+            f"field 'image' (got {len(sources)}: {', '.join(sources) or 'none'}).",
+            field="input",
         )
     max_bytes = settings.MAX_INPUT_BYTES
     if upload is not None:
         if upload.size > max_bytes:
-            raise ApiError(f"The image is larger than {max_bytes // 2**20} MB, the largest allowed.")
+            raise ImageTooLarge(max_bytes, field="image")
         return upload.read()
     if fields.get("imageUrl"):
         try:
             return safe_http.fetch(fields["imageUrl"], max_bytes=max_bytes)
         except safe_http.FetchError as exc:
-            raise ApiError(str(exc)) from None
+            raise ImageFetchFailed(str(exc), field="imageUrl") from None
     return decode_base64(fields["imageBase64"], max_bytes)
 
 
@@ -64,15 +103,17 @@ def decode_base64(text: str, max_bytes: int) -> bytes:
     if text.startswith("data:"):
         header, _, text = text.partition(",")
         if ";base64" not in header:
-            raise ApiError("imageBase64 data: URIs must be base64-encoded (data:image/png;base64,...).")
+            raise InvalidRequest(
+                "imageBase64 data: URIs must be base64-encoded (data:image/png;base64,...).", field="imageBase64"
+            )
     if len(text) > math.ceil(max_bytes / 3) * 4 + 4:
-        raise ApiError(f"The image is larger than {max_bytes // 2**20} MB, the largest allowed.")
+        raise ImageTooLarge(max_bytes, field="imageBase64")
     try:
         data = base64.b64decode("".join(text.split()), validate=True)
     except (binascii.Error, ValueError):
-        raise ApiError("imageBase64 is not valid base64.") from None
+        raise InvalidRequest("imageBase64 is not valid base64.", field="imageBase64") from None
     if not data:
-        raise ApiError("imageBase64 is empty.")
+        raise InvalidRequest("imageBase64 is empty.", field="imageBase64")
     return data
 
 
@@ -83,64 +124,62 @@ def largest_factor(width: int, height: int) -> float:
     return factor
 
 
-def submit(account: Account, submission: Submission, image: bytes) -> Job:
-    mode, fields = submission.mode, submission.fields
-    image_type = fields.get("inputImageType", "universal")
+def inspect_image(image: bytes) -> ImageInfo:
+    """The image's format and size from its header (nothing is decoded in the web tier)."""
     try:
-        decoded = decode_image(image, max_pixels=settings.MAX_INPUT_PIXELS)
+        return probe_image(image, max_pixels=settings.MAX_INPUT_PIXELS)
     except ImageError as exc:
-        raise ApiError(str(exc)) from None
+        raise ImageInvalid(str(exc), field="image") from None
 
-    factor = 1.0 if mode == "restore" else float(fields["upscaleFactor"])
-    out_w, out_h = pricing.output_size(decoded.width, decoded.height, factor)
+
+def check_output_size(info: ImageInfo, factor: float) -> tuple[int, int]:
+    """The exact output size, refused with the largest factor that fits when over the cap."""
+    out_w, out_h = pricing.output_size(info.width, info.height, factor)
     if out_w * out_h > settings.MAX_OUTPUT_PIXELS:
         cap_mp = settings.MAX_OUTPUT_PIXELS / 1e6
-        best = largest_factor(decoded.width, decoded.height)
+        best = largest_factor(info.width, info.height)
         hint = (
-            (f"the largest upscaleFactor allowed for this {decoded.width}x{decoded.height} image is {best:g}")
+            (f"the largest upscaleFactor allowed for this {info.width}x{info.height} image is {best:g}")
             if best >= 1
             else "the image itself is too large for any factor"
         )
-        raise ApiError(
-            f"The output would be {out_w}x{out_h} ({out_w * out_h / 1e6:.1f} MP), over the {cap_mp:g} MP limit: {hint}."
+        raise OutputTooLarge(
+            f"The output would be {out_w}x{out_h} ({out_w * out_h / 1e6:.1f} MP), "
+            f"over the {cap_mp:g} MP limit: {hint}.",
+            largest_factor=best,
+            field="upscaleFactor",
         )
+    return out_w, out_h
+
+
+def submit(account: Account, submission: Submission, image: bytes) -> Job:
+    """Validate, price, charge and queue one job. Raises a jobs.errors.DomainError (and
+    charges nothing) when the job cannot be queued."""
+    mode, fields = submission.mode, submission.fields
+    image_type = fields.get("inputImageType", "universal")
+    info = inspect_image(image)
+    factor = 1.0 if mode == "restore" else float(fields["upscaleFactor"])
+    out_w, out_h = check_output_size(info, factor)
 
     reason = capabilities.unavailable_reason(mode, image_type)
     if reason:
-        raise ApiError(reason, status_code=503)
+        raise ModelNotInstalled(reason, mode=mode)
 
-    unfinished = Job.objects.filter(account=account, status__in=Job.UNFINISHED).count()
-    if unfinished >= settings.MAX_UNFINISHED_JOBS_PER_ACCOUNT:
-        raise ApiError(
-            f"This account has {unfinished} unfinished jobs, the most allowed "
-            f"({settings.MAX_UNFINISHED_JOBS_PER_ACCOUNT}); wait for some to finish.",
-            status_code=429,
-            headers={"Retry-After": "30"},
-        )
-
-    cost = pricing.price(mode, out_w, out_h)
-    try:
-        return create_charged_job(
-            account,
-            mode,
-            fields,
-            webhook=submission.webhook,
-            image=image,
-            image_format=decoded.format,
-            input_size=(decoded.width, decoded.height),
-            output_size=(out_w, out_h),
-            cost=cost,
-        )
-    except ledger.InsufficientCredits as exc:
-        raise ApiError(str(exc), status_code=403) from None
+    return create_charged_job(
+        account,
+        submission,
+        image=image,
+        image_format=info.format,
+        input_size=(info.width, info.height),
+        output_size=(out_w, out_h),
+        cost=pricing.price(mode, out_w, out_h),
+    )
 
 
 def create_charged_job(
     account: Account,
-    mode: str,
-    params: dict,
+    submission: Submission,
     *,
-    webhook: str,
     image: bytes,
     image_format: str,
     input_size: tuple[int, int],
@@ -149,17 +188,20 @@ def create_charged_job(
 ) -> Job:
     """Store the input, create the job and charge it in one transaction, and queue it once
     that commits. On any failure nothing is charged and the stored input is removed.
-    Raises ledger.InsufficientCredits."""
+    Raises InsufficientCredits or QueueFull."""
     job_id = uuid.uuid4()
     input_name = storage.save(f"inputs/{job_id}.{EXTENSIONS[image_format]}", image)
     try:
         with transaction.atomic():
+            check_unfinished_cap(account)
             job = Job.objects.create(
                 id=job_id,
                 account=account,
-                mode=mode,
-                params=params,
-                webhook_url=webhook,
+                mode=submission.mode,
+                params=submission.fields,
+                webhook_url=submission.webhook,
+                surface=submission.surface,
+                base_url=submission.base_url[:300],
                 credit_cost=cost,
                 seed=random.SystemRandom().randrange(2**31),
                 input_name=input_name,
@@ -175,3 +217,41 @@ def create_charged_job(
         storage.delete(input_name)
         raise
     return job
+
+
+def resubmit(job: Job) -> Job:
+    """A failed job again, as a new job: same account, mode, parameters and a copy of the
+    input, charged and queued like a submit. The failed job keeps its refund.
+    Raises JobStateConflict when it cannot be retried, or the submit's domain errors."""
+    if not job.account.is_active:
+        raise JobStateConflict("the account is disabled.")
+    if job.files_deleted_at or not job.input_name:
+        raise JobStateConflict("its input file was already deleted.")
+    try:
+        data = storage.read(job.input_name)
+    except FileNotFoundError:
+        raise JobStateConflict("its input file is gone from storage.") from None
+    submission = Submission(job.mode, job.params, job.webhook_url, job.surface, job.base_url)
+    return create_charged_job(
+        job.account,
+        submission,
+        image=data,
+        image_format=job.input_format,
+        input_size=(job.input_width, job.input_height),
+        output_size=(job.output_width, job.output_height),
+        cost=pricing.price(job.mode, job.output_width, job.output_height),
+    )
+
+
+def check_unfinished_cap(account: Account) -> None:
+    """Refuse a job over the unfinished-jobs cap. Call inside the transaction that creates
+    the job: the account row is locked first (PostgreSQL; SQLite's IMMEDIATE transactions
+    hold the write lock already), so racing submits are counted one after another."""
+    Account.objects.select_for_update().filter(pk=account.pk).values_list("pk", flat=True).first()
+    unfinished = Job.objects.filter(account=account, status__in=Job.UNFINISHED).count()
+    cap = settings.MAX_UNFINISHED_JOBS_PER_ACCOUNT
+    if unfinished >= cap:
+        raise QueueFull(
+            f"This account has {unfinished} unfinished jobs, the most allowed ({cap}); wait for some to finish.",
+            retry_after=30,
+        )

@@ -13,17 +13,13 @@ import time
 import requests
 from django.conf import settings
 
-from jobs import safe_http
+from jobs import safe_http, surfaces
 from jobs.models import Job, WebhookDelivery
 
 # Responses after which retrying cannot help: the receiver said the endpoint is gone.
 PERMANENT_STATUSES = {410}
 HONOURS_RETRY_AFTER = {429, 503}
 MAX_RETRY_AFTER_SECONDS = 3600
-
-
-def payload_base_url() -> str:
-    return settings.PUBLIC_BASE_URL or f"http://localhost:{settings.PORT}"
 
 
 def sign(secret: str, msg_id: str, timestamp: int, body: str) -> str:
@@ -39,7 +35,7 @@ def signature_header(account, msg_id: str, timestamp: int, body: str) -> str:
 
 def deliver(job: Job, attempt: int) -> tuple[WebhookDelivery, float | None]:
     """One attempt. Returns the recorded delivery and the server's Retry-After, if any."""
-    body = json.dumps(job.to_status_dict(payload_base_url()), separators=(",", ":"))
+    body = json.dumps(surfaces.webhook_body(job), separators=(",", ":"))
     msg_id = f"msg_{job.id}"  # stable across retries, so receivers can de-duplicate
     timestamp = int(time.time())
     headers = {

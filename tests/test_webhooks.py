@@ -10,6 +10,7 @@ from django.utils import timezone
 from standardwebhooks import Webhook
 
 from jobs import webhooks
+from jobs.api.serializers import status_payload
 from jobs.models import Job
 from jobs.tasks import deliver_webhook
 from tests import images
@@ -39,7 +40,7 @@ def test_it_posts_the_status_payload_signed(finished_job, webhook_receiver):
     deliver_webhook(str(finished_job.pk))
     [call] = webhook_receiver.wait_for(1)
     payload = json.loads(call["body"])
-    assert payload == finished_job.to_status_dict(webhooks.payload_base_url())
+    assert payload == status_payload(finished_job, finished_job.public_base_url())
     headers = {k.lower(): v for k, v in call["headers"].items()}
     verified = Webhook(finished_job.account.webhook_secret).verify(call["body"], headers)
     assert verified["id"] == str(finished_job.pk)

@@ -1,4 +1,6 @@
-"""Every API error has one shape: {"status": "FAILED", "error": "<what is wrong and what is allowed>"}."""
+"""Every Upsampler-style API error has one shape: {"status": "FAILED", "error": "<what is wrong
+and what is allowed>"}. Domain errors (jobs/errors.py) get their HTTP status here, in one
+table; DRF's own errors (auth, parsing, validation) are reshaped the same way."""
 
 from __future__ import annotations
 
@@ -6,12 +8,33 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from jobs import errors
 
-class ApiError(exceptions.APIException):
-    def __init__(self, message: str, status_code: int = 400, headers: dict | None = None):
-        super().__init__(message)
-        self.status_code = status_code
-        self.headers = headers or {}
+# Most specific first: the first class that matches gives the status.
+DOMAIN_STATUS: list[tuple[type[errors.DomainError], int]] = [
+    (errors.InsufficientCredits, status.HTTP_403_FORBIDDEN),
+    (errors.InvalidRequest, status.HTTP_400_BAD_REQUEST),
+    (errors.IdempotencyConflict, status.HTTP_409_CONFLICT),
+    (errors.IdempotencyInProgress, status.HTTP_409_CONFLICT),
+    (errors.Throttled, status.HTTP_429_TOO_MANY_REQUESTS),
+    (errors.ModelNotInstalled, status.HTTP_503_SERVICE_UNAVAILABLE),
+    (errors.JobNotFound, status.HTTP_404_NOT_FOUND),
+    (errors.JobStateConflict, status.HTTP_409_CONFLICT),
+]
+
+
+def domain_status(exc: errors.DomainError) -> int:
+    for cls, code in DOMAIN_STATUS:
+        if isinstance(exc, cls):
+            return code
+    return status.HTTP_400_BAD_REQUEST
+
+
+def domain_headers(exc: errors.DomainError) -> dict[str, str]:
+    """Retry-After (and rate-limit headers) for errors that say when to come back."""
+    if isinstance(exc, errors.Throttled):
+        return {**exc.headers, "Retry-After": str(exc.retry_after)}
+    return {}
 
 
 def flatten_errors(detail, path: str = "") -> list[str]:
@@ -34,7 +57,16 @@ def flatten_errors(detail, path: str = "") -> list[str]:
     return [f"{path}: {message}"]
 
 
+def failure(message: str, code: int, headers: dict | None = None) -> Response:
+    response = Response({"status": "FAILED", "error": message}, status=code)
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response
+
+
 def exception_handler(exc, context):
+    if isinstance(exc, errors.DomainError):
+        return failure(exc.message, domain_status(exc), domain_headers(exc))
     if isinstance(exc, exceptions.NotAuthenticated):
         exc = exceptions.NotAuthenticated("Missing API key: send 'Authorization: Bearer <key>'.")
     response = drf_exception_handler(exc, context)
@@ -46,12 +78,7 @@ def exception_handler(exc, context):
         message = f"The request body could not be parsed: {exc.detail}"
     else:
         message = str(exc.detail)
-    body = Response({"status": "FAILED", "error": message}, status=response.status_code)
-    for header in ("WWW-Authenticate", "Retry-After", "Allow"):
-        if header in response:
-            body[header] = response[header]
-    for header, value in getattr(exc, "headers", {}).items():
-        body[header] = value
-    if response.status_code == status.HTTP_429_TOO_MANY_REQUESTS and "Retry-After" not in body:
-        body["Retry-After"] = "60"
-    return body
+    headers = {h: response[h] for h in ("WWW-Authenticate", "Retry-After", "Allow") if h in response}
+    if response.status_code == status.HTTP_429_TOO_MANY_REQUESTS and "Retry-After" not in headers:
+        headers["Retry-After"] = "60"
+    return failure(message, response.status_code, headers)

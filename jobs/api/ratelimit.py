@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.cache import caches
 
-from jobs.api.errors import ApiError
+from jobs.errors import RateLimited
 
 log = logging.getLogger(__name__)
 
@@ -51,11 +51,11 @@ def check(key_id: int, scope: str) -> dict[str, str]:
         }
         if used > window.limit:
             per = "minute" if window.seconds == 60 else "hour" if window.seconds == 3600 else f"{window.seconds}s"
-            raise ApiError(
+            raise RateLimited(
                 f"Rate limit exceeded: at most {window.limit} {scope} requests per {per} for this API key; "
                 f"retry in {reset} seconds.",
-                status_code=429,
-                headers={**headers, "Retry-After": str(reset)},
+                retry_after=reset,
+                headers=headers,
             )
         if tightest_remaining is None or remaining < tightest_remaining:
             tightest, tightest_remaining = headers, remaining

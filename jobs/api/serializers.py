@@ -10,7 +10,9 @@ import math
 
 from rest_framework import serializers
 
-IMAGE_TYPES = ("realism", "anime", "universal")
+from inference.registry import IMAGE_TYPES
+from jobs import surfaces
+from jobs.models import Job, WebhookDelivery
 
 
 class StrictNumberField(serializers.FloatField):
@@ -140,19 +142,53 @@ class SubmitResponseSerializer(serializers.Serializer):
     creditCost = serializers.IntegerField()
 
 
+class AbsoluteUrlField(serializers.CharField):
+    """A stored URL; app-relative ones (signed local files) get the base URL from the context."""
+
+    def to_representation(self, value: str) -> str:
+        if not value or value.startswith(("http://", "https://")):
+            return value
+        return f"{self.context.get('base_url', '')}{value}"
+
+
 class StatusSerializer(serializers.Serializer):
+    """The status payload: GET /status/<id>, the jobs list and the webhook body. Which of the
+    optional fields appear depends on the status (Upsampler's shapes, plus our extensions)."""
+
     id = serializers.UUIDField()
-    status = serializers.ChoiceField(choices=["IN_QUEUE", "IN_PROGRESS", "SUCCESS", "FAILED", "CANCELED"])
-    creditCost = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=Job.Status.values)
+    creditCost = serializers.IntegerField(source="credit_cost")
     progress = serializers.IntegerField(required=False, help_text="0-100, while unfinished")
-    imageUrl = serializers.URLField(required=False, help_text="Full-quality PNG (SUCCESS)")
-    compressedImageUrl = serializers.URLField(required=False, help_text="JPEG, quality 85 (SUCCESS)")
-    expiresAt = serializers.DateTimeField(required=False, help_text="When both URLs stop working")
+    imageUrl = AbsoluteUrlField(source="image_url", required=False, help_text="Full-quality PNG (SUCCESS)")
+    compressedImageUrl = AbsoluteUrlField(
+        source="compressed_image_url", required=False, help_text="JPEG, quality 85 (SUCCESS)"
+    )
+    expiresAt = serializers.DateTimeField(source="expires_at", required=False, help_text="When both URLs stop working")
     error = serializers.CharField(required=False, help_text="Why it failed (FAILED, CANCELED)")
     mode = serializers.CharField()
-    outputWidth = serializers.IntegerField()
-    outputHeight = serializers.IntegerField()
-    createdAt = serializers.DateTimeField()
+    outputWidth = serializers.IntegerField(source="output_width")
+    outputHeight = serializers.IntegerField(source="output_height")
+    createdAt = serializers.DateTimeField(source="created_at")
+
+    # Fields shown only in some statuses; every other field is always there.
+    ONLY_WHEN = {
+        "progress": set(Job.UNFINISHED),
+        "imageUrl": {Job.Status.SUCCESS},
+        "compressedImageUrl": {Job.Status.SUCCESS},
+        "expiresAt": {Job.Status.SUCCESS},
+        "error": {Job.Status.FAILED, Job.Status.CANCELED},
+    }
+
+    def to_representation(self, job: Job) -> dict:
+        data = super().to_representation(job)
+        for name, statuses in self.ONLY_WHEN.items():
+            if job.status not in statuses:
+                data.pop(name, None)
+        return data
+
+
+def status_payload(job: Job, base_url: str) -> dict:
+    return StatusSerializer(job, context={"base_url": base_url}).data
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -183,14 +219,14 @@ class WebhookSecretSerializer(serializers.Serializer):
     previousSecretValidUntil = serializers.DateTimeField()
 
 
-class WebhookDeliverySerializer(serializers.Serializer):
-    attempt = serializers.IntegerField()
-    url = serializers.CharField()
-    statusCode = serializers.IntegerField(allow_null=True)
-    succeeded = serializers.BooleanField()
-    error = serializers.CharField(allow_blank=True)
-    durationMs = serializers.IntegerField()
-    createdAt = serializers.DateTimeField()
+class WebhookDeliverySerializer(serializers.ModelSerializer):
+    statusCode = serializers.IntegerField(source="status_code", allow_null=True)
+    durationMs = serializers.IntegerField(source="duration_ms")
+    createdAt = serializers.DateTimeField(source="created_at")
+
+    class Meta:
+        model = WebhookDelivery
+        fields = ["attempt", "url", "statusCode", "succeeded", "error", "durationMs", "createdAt"]
 
 
 class RedeliverSerializer(serializers.Serializer):
@@ -207,3 +243,6 @@ class ModeSerializer(serializers.Serializer):
 
 class ModesSerializer(serializers.Serializer):
     modes = ModeSerializer(many=True)
+
+
+surfaces.register_webhook_body(Job.Surface.UPSAMPLER, lambda job: status_payload(job, job.public_base_url()))

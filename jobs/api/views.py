@@ -17,9 +17,10 @@ from rest_framework.views import APIView
 from jobs import capabilities, idempotency, lifecycle
 from jobs.api import ratelimit
 from jobs.api import serializers as s
-from jobs.api.errors import ApiError
+from jobs.api.pagination import JobPagination
+from jobs.errors import InvalidRequest, JobNotFound, JobStateConflict
 from jobs.models import Job
-from jobs.submission import Submission, read_image, submit
+from jobs.submission import Submission, clean_webhook, read_image, submit
 
 ERRORS = {code: s.ErrorSerializer for code in (400, 401, 403, 409, 429, 503)}
 READ_ERRORS = {code: s.ErrorSerializer for code in (401, 403, 429)}
@@ -41,8 +42,14 @@ class ApiView(APIView):
         return response
 
 
+def request_base_url(request: Request) -> str:
+    """scheme://host as the client reached us (behind a proxy: SECURE_PROXY_SSL_HEADER)."""
+    return request.build_absolute_uri("/").rstrip("/")
+
+
 def base_url(request: Request) -> str:
-    return settings.PUBLIC_BASE_URL or request.build_absolute_uri("/").rstrip("/")
+    """The base of app-served URLs in this answer: PUBLIC_BASE_URL when set, else the request's."""
+    return settings.PUBLIC_BASE_URL or request_base_url(request)
 
 
 def _submit_body(request: Request) -> tuple[dict, str, object]:
@@ -51,10 +58,12 @@ def _submit_body(request: Request) -> tuple[dict, str, object]:
     upload = request.FILES.get("image") if hasattr(request, "FILES") else None
     if not hasattr(data, "getlist"):  # JSON
         if not isinstance(data, dict):
-            raise ApiError('The body must be a JSON object: {"webhook": ..., "input": {...}}.')
+            raise InvalidRequest('The body must be a JSON object: {"webhook": ..., "input": {...}}.')
         fields = data.get("input")
         if not isinstance(fields, dict):
-            raise ApiError('input is required and must be an object, e.g. {"input": {"imageUrl": "https://..."}}.')
+            raise InvalidRequest(
+                'input is required and must be an object, e.g. {"input": {"imageUrl": "https://..."}}.', field="input"
+            )
         webhook = data.get("webhook") or ""
     else:  # multipart/form-data or urlencoded: flat fields, or `input` as a JSON string
         fields = {k: v for k, v in data.items() if k not in ("image", "webhook", "input")}
@@ -62,19 +71,12 @@ def _submit_body(request: Request) -> tuple[dict, str, object]:
             try:
                 nested = json.loads(data["input"])
             except ValueError:
-                raise ApiError("input must be a JSON object when sent as a form field.") from None
+                raise InvalidRequest("input must be a JSON object when sent as a form field.", field="input") from None
             if not isinstance(nested, dict):
-                raise ApiError("input must be a JSON object when sent as a form field.")
+                raise InvalidRequest("input must be a JSON object when sent as a form field.", field="input")
             fields.update(nested)
         webhook = data.get("webhook") or ""
-    if not isinstance(webhook, str):
-        raise ApiError("webhook must be an http or https URL.")
-    webhook = webhook.strip()
-    if webhook and not webhook.lower().startswith(("http://", "https://")):
-        raise ApiError("webhook must be an http or https URL.")
-    if len(webhook) > 2000:
-        raise ApiError("webhook must be at most 2000 characters.")
-    return fields, webhook, upload
+    return fields, clean_webhook(webhook), upload
 
 
 class SubmitView(ApiView):
@@ -110,7 +112,7 @@ class SubmitView(ApiView):
     def _submit(self, request: Request, validated: dict, webhook: str, upload) -> Response:
         image = read_image(validated, upload)
         validated.pop("imageBase64", None)
-        job = submit(request.user, Submission(self.mode, validated, webhook), image)
+        job = submit(request.user, Submission(self.mode, validated, webhook, base_url=request_base_url(request)), image)
         return Response({"id": str(job.id), "status": job.status, "creditCost": job.credit_cost})
 
 
@@ -151,13 +153,13 @@ def _own_job(request: Request, job_id: str) -> Job:
     try:
         return Job.objects.get(pk=uuid.UUID(job_id), account=request.user)
     except (ValueError, Job.DoesNotExist):
-        raise ApiError(f"No job with id {job_id!r} for this account.", status_code=404) from None
+        raise JobNotFound(f"No job with id {job_id!r} for this account.") from None
 
 
 class StatusView(ApiView):
     @extend_schema(responses={200: s.StatusSerializer, 404: s.ErrorSerializer, **READ_ERRORS}, tags=["jobs"])
     def get(self, request: Request, job_id: str) -> Response:
-        return Response(_own_job(request, job_id).to_status_dict(base_url(request)))
+        return Response(s.status_payload(_own_job(request, job_id), base_url(request)))
 
 
 class CancelView(ApiView):
@@ -170,67 +172,34 @@ class CancelView(ApiView):
         job = _own_job(request, job_id)
         if not lifecycle.cancel(job):
             job.refresh_from_db()
-            raise ApiError(f"The job is {job.status}; only a job still IN_QUEUE can be canceled.", status_code=409)
+            raise JobStateConflict(f"The job is {job.status}; only a job still IN_QUEUE can be canceled.")
         job.refresh_from_db()
-        return Response(job.to_status_dict(base_url(request)))
+        return Response(s.status_payload(job, base_url(request)))
 
 
 class JobListView(ApiView):
-    MAX_PAGE_SIZE = 100
-
     @extend_schema(
         parameters=[
-            OpenApiParameter("status", str, enum=[c for c, _ in Job.Status.choices]),
-            OpenApiParameter("mode", str, enum=[c for c, _ in Job.Mode.choices]),
-            OpenApiParameter("page", int),
+            OpenApiParameter("status", str, enum=Job.Status.values),
+            OpenApiParameter("mode", str, enum=Job.Mode.values),
+            OpenApiParameter("page", int, description="1 to the last page, default 1"),
             OpenApiParameter("pageSize", int, description="1-100, default 20"),
         ],
         responses={200: s.JobListSerializer, 400: s.ErrorSerializer, **READ_ERRORS},
         tags=["jobs"],
     )
     def get(self, request: Request) -> Response:
-        jobs = Job.objects.filter(account=request.user)
-        wanted_status = request.query_params.get("status")
-        if wanted_status:
-            if wanted_status not in Job.Status.values:
-                raise ApiError(f"status must be one of {', '.join(Job.Status.values)}.")
-            jobs = jobs.filter(status=wanted_status)
-        wanted_mode = request.query_params.get("mode")
-        if wanted_mode:
-            if wanted_mode not in Job.Mode.values:
-                raise ApiError(f"mode must be one of {', '.join(Job.Mode.values)}.")
-            jobs = jobs.filter(mode=wanted_mode)
-        page = _positive_int(request, "page", 1, None)
-        size = _positive_int(request, "pageSize", 20, self.MAX_PAGE_SIZE)
-        count = jobs.count()
-        rows = jobs.order_by("-created_at")[(page - 1) * size : page * size]
-        root = base_url(request)
-
-        def link(p):
-            query = request.query_params.copy()
-            query["page"] = p
-            return request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
-
-        return Response(
-            {
-                "count": count,
-                "page": page,
-                "pageSize": size,
-                "next": link(page + 1) if page * size < count else None,
-                "previous": link(page - 1) if page > 1 else None,
-                "results": [job.to_status_dict(root) for job in rows],
-            }
-        )
-
-
-def _positive_int(request: Request, name: str, default: int, maximum: int | None) -> int:
-    raw = request.query_params.get(name)
-    if raw is None:
-        return default
-    if not raw.isdigit() or int(raw) < 1 or (maximum and int(raw) > maximum):
-        upper = f" to {maximum}" if maximum else " or more"
-        raise ApiError(f"{name} must be a whole number from 1{upper} (got {raw!r}).")
-    return int(raw)
+        jobs = Job.objects.filter(account=request.user).order_by("-created_at")
+        for name, allowed in (("status", Job.Status.values), ("mode", Job.Mode.values)):
+            wanted = request.query_params.get(name)
+            if wanted:
+                if wanted not in allowed:
+                    raise InvalidRequest(f"{name} must be one of {', '.join(allowed)} (got {wanted!r}).", field=name)
+                jobs = jobs.filter(**{name: wanted})
+        paginator = JobPagination()
+        page = paginator.paginate_queryset(jobs, request, view=self)
+        data = s.StatusSerializer(page, many=True, context={"base_url": base_url(request)}).data
+        return paginator.get_paginated_response(data)
 
 
 def _limits() -> dict:
@@ -267,12 +236,9 @@ class WebhookSecretView(ApiView):
         account.refresh_from_db()
         secret = account.rotate_webhook_secret()
         return Response(
-            {
-                "webhookSecret": secret,
-                "previousSecretValidUntil": account.previous_webhook_secret_expires_at.isoformat().replace(
-                    "+00:00", "Z"
-                ),
-            }
+            s.WebhookSecretSerializer(
+                {"webhookSecret": secret, "previousSecretValidUntil": account.previous_webhook_secret_expires_at}
+            ).data
         )
 
 
@@ -282,7 +248,7 @@ class WebhookDeliveriesView(ApiView):
     )
     def get(self, request: Request, job_id: str) -> Response:
         job = _own_job(request, job_id)
-        return Response([d.to_dict() for d in job.webhook_deliveries.all()])
+        return Response(s.WebhookDeliverySerializer(job.webhook_deliveries.all(), many=True).data)
 
 
 class RedeliverWebhookView(ApiView):
@@ -299,9 +265,9 @@ class RedeliverWebhookView(ApiView):
 
         job = _own_job(request, job_id)
         if not job.webhook_url:
-            raise ApiError("This job has no webhook.", status_code=409)
+            raise JobStateConflict("This job has no webhook.")
         if not job.is_finished:
-            raise ApiError(f"The job is {job.status}; its webhook is sent when it ends.", status_code=409)
+            raise JobStateConflict(f"The job is {job.status}; its webhook is sent when it ends.")
         deliver_webhook.apply_async(args=[str(job.id)], kwargs={"manual": True})
         return Response({"id": str(job.id), "status": "QUEUED"}, status=202)
 

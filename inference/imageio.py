@@ -172,7 +172,9 @@ def probe_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageIn
     width, height = im.size
     has_alpha = _has_alpha(im)
     try:
-        orientation = _orientation(im)
+        # Pillow's PNG getexif() decodes the whole image when the eXIf chunk is not in the
+        # header; read that chunk directly instead.
+        orientation = _png_orientation(data) if file_format == "PNG" else _orientation(im)
         bit_depth = 16 if file_format == "PNG" and _png_header(data)[0] == 16 else 8
         if file_format == "PNG":
             Image.open(io.BytesIO(data), formats=["PNG"]).verify()  # must come straight after open
@@ -247,6 +249,25 @@ def _orientation(im: Image.Image) -> int:
     except (TypeError, ValueError, SyntaxError, struct.error):
         return 1  # unreadable EXIF is not worth refusing the image for
     return value if 1 <= value <= 8 else 1
+
+
+def _png_orientation(data: bytes) -> int:
+    """The EXIF orientation of a PNG from its eXIf chunk, found by walking the chunk list."""
+    offset = len(_PNG_SIGNATURE)
+    while offset + 8 <= len(data):
+        length, kind = struct.unpack(">I4s", data[offset : offset + 8])
+        if kind == b"eXIf":
+            exif = Image.Exif()
+            try:
+                exif.load(b"Exif\x00\x00" + data[offset + 8 : offset + 8 + length])
+                value = int(exif.get(_ORIENTATION_TAG, 1))
+            except (TypeError, ValueError, SyntaxError, struct.error):
+                return 1
+            return value if 1 <= value <= 8 else 1
+        if kind == b"IEND":
+            break
+        offset += 12 + length
+    return 1
 
 
 _TRANSPOSE = {

@@ -120,3 +120,29 @@ def test_multipart_uploads_over_the_cap_are_refused(api, settings):
     upload = SimpleUploadedFile("a.png", images.png(), content_type="image/png")
     r = api.post_form("precise-upscale", {"image": upload})
     assert r.status_code == 400 and "larger than" in r.json()["error"]
+
+
+def png16_rgb(side: int) -> bytes:
+    """A side x side 16-bit RGB PNG of one colour: a few hundred KB, 6 bytes a pixel decoded."""
+    row = b"\x00" + b"\x12\x34" * 3 * side
+    compressor = zlib.compressobj(9)
+    body = b"".join(compressor.compress(row) for _ in range(side)) + compressor.flush()
+    header = struct.pack(">IIBBBBB", side, side, 16, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", header) + png_chunk(b"IDAT", body) + png_chunk(b"IEND", b"")
+
+
+def test_an_over_size_output_is_refused_from_the_header_without_decoding(api, account, monkeypatch):
+    from PIL import ImageFile
+
+    def no_decoding(self):
+        raise AssertionError(f"the web tier decoded a {self.size} image")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", no_decoding)
+    data = png16_rgb(7000)
+    assert len(data) < 1_000_000
+    r = api.post("precise-upscale", {"input": {"imageBase64": base64.b64encode(data).decode(), "upscaleFactor": 16}})
+    assert r.status_code == 400, r.json()
+    error = r.json()["error"]
+    assert "112000x112000" in error and "largest upscaleFactor allowed for this 7000x7000 image is 1.27" in error
+    account.refresh_from_db()
+    assert account.balance == 100 and not Job.objects.exists()

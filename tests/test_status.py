@@ -110,3 +110,23 @@ def test_it_serves_the_openapi_schema_and_docs(client):
     for path in ("/api/v1/precise-upscale", "/api/v1/status/{job_id}", "/api/v1/cancel/{job_id}", "/api/v1/jobs"):
         assert path in paths
     assert client.get("/api/v1/docs").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("page=99999999999999999999", "page"),  # was a 500: bigint out of range
+        ("page=0", "page"),
+        ("page=-1", "page"),
+        ("page=2", "page"),  # beyond the last page of an empty list
+        ("page=abc", "page"),
+        ("pageSize=0", "pageSize"),
+        ("pageSize=-5", "pageSize"),
+        ("pageSize=99999999999999999999", "pageSize"),
+    ],
+)
+def test_it_refuses_a_page_out_of_range_naming_the_parameter(api, query, field):
+    r = api.get(f"jobs?{query}")
+    assert r.status_code == 400, r.content
+    assert r.json() == {"status": "FAILED", "error": r.json()["error"]}
+    assert r.json()["error"].startswith(f"{field} must be a whole number from 1 to ")

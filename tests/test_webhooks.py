@@ -102,3 +102,30 @@ def test_backoff_grows_exponentially_with_jitter_and_honours_retry_after(setting
         assert nominal * 0.8 <= delay <= nominal * 1.2
     assert webhooks.backoff_seconds(1, retry_after=120) == 120
     assert webhooks.backoff_seconds(1, retry_after=10**9) == webhooks.MAX_RETRY_AFTER_SECONDS
+
+
+def local_file_job(job: Job) -> Job:
+    """The job as local storage finishes it: app-relative signed URLs."""
+    Job.objects.filter(pk=job.pk).update(
+        image_url="/files/outputs/a.png?sig=1", compressed_image_url="/files/outputs/a.jpg?sig=1"
+    )
+    return Job.objects.select_related("account").get(pk=job.pk)
+
+
+def test_urls_in_the_webhook_use_the_host_the_job_was_submitted_through(finished_job, webhook_receiver, settings):
+    settings.PUBLIC_BASE_URL = ""
+    job = local_file_job(finished_job)
+    assert job.base_url == "http://testserver"  # the Django test client's host
+    deliver_webhook(str(job.pk))
+    [call] = webhook_receiver.wait_for(1)
+    payload = json.loads(call["body"])
+    assert payload["imageUrl"] == "http://testserver/files/outputs/a.png?sig=1"
+    assert payload["compressedImageUrl"] == "http://testserver/files/outputs/a.jpg?sig=1"
+
+
+def test_public_base_url_wins_over_the_submit_host(finished_job, webhook_receiver, settings):
+    settings.PUBLIC_BASE_URL = "https://api.example.com"
+    job = local_file_job(finished_job)
+    deliver_webhook(str(job.pk))
+    [call] = webhook_receiver.wait_for(1)
+    assert json.loads(call["body"])["imageUrl"] == "https://api.example.com/files/outputs/a.png?sig=1"

@@ -4,6 +4,8 @@ table; DRF's own errors (auth, parsing, validation) are reshaped the same way.""
 
 from __future__ import annotations
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -64,11 +66,20 @@ def failure(message: str, code: int, headers: dict | None = None) -> Response:
     return response
 
 
+def request_too_large_message() -> str:
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return f"The request body is larger than {limit // 2**20} MB, the largest allowed."
+
+
 def exception_handler(exc, context):
     if isinstance(exc, errors.DomainError):
         return failure(exc.message, domain_status(exc), domain_headers(exc))
+    if isinstance(exc, RequestDataTooBig):
+        return failure(request_too_large_message(), status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
     if isinstance(exc, exceptions.NotAuthenticated):
-        exc = exceptions.NotAuthenticated("Missing API key: send 'Authorization: Bearer <key>'.")
+        missing = exceptions.NotAuthenticated("Missing API key: send 'Authorization: Bearer <key>'.")
+        missing.auth_header = getattr(exc, "auth_header", None)
+        exc = missing
     response = drf_exception_handler(exc, context)
     if response is None:
         return None

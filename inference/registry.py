@@ -19,9 +19,8 @@ MODEL_DIR_ENV = "UPSCALER_MODEL_DIR"
 SUFFIXES = (".safetensors", ".pth")
 
 IMAGE_TYPES = ("realism", "anime", "universal")
-MODES = ("precise", "dynamic", "restore", "smart")
-# Modes with an engine in this release (smart needs its diffusion pipeline installed too).
-AVAILABLE_MODES = ("precise", "dynamic", "restore", "smart")
+# Every mode, in the order the API lists them; each has an engine in inference/engines/.
+MODES = ("precise", "dynamic", "smart", "restore")
 
 
 @dataclass(frozen=True)

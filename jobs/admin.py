@@ -11,16 +11,14 @@ import uuid
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.core.files.storage import default_storage
-from django.http import Http404, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
-from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 from PIL import Image, UnidentifiedImageError
 
-from jobs import dashboard, lifecycle
+from jobs import lifecycle
 from jobs.errors import DomainError
 from jobs.models import Job, WebhookDelivery
 from jobs.submission import resubmit
@@ -63,7 +61,7 @@ class WebhookDeliveryInline(ReadOnlyAdminMixin, admin.TabularInline):
     ordering = ("created_at", "id")
 
 
-def _seconds(value: float | None) -> str:
+def seconds_label(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f} s"
 
 
@@ -161,11 +159,11 @@ class JobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="in queue")
     def queue_time(self, job: Job) -> str:
-        return _seconds(job.queue_seconds)
+        return seconds_label(job.queue_seconds)
 
     @admin.display(description="processing")
     def processing_time(self, job: Job) -> str:
-        return _seconds(job.processing_seconds)
+        return seconds_label(job.processing_seconds)
 
     @admin.display(description="input")
     def input_thumbnail(self, job: Job) -> str:
@@ -365,48 +363,3 @@ def _is_uuid(value) -> bool:
     except ValueError:
         return False
     return True
-
-
-# -- dashboard ---------------------------------------------------------------------------------
-
-
-def _require_dashboard_permission(request) -> None:
-    if not request.user.has_perm("jobs.view_job"):
-        raise PermissionDenied
-
-
-def dashboard_view(request):
-    """/admin/dashboard/: charts and tables drawn by jobs/static/jobs/dashboard.js from the
-    data embedded in the page."""
-    _require_dashboard_permission(request)
-    data = dashboard.dashboard_data()
-    timings, failures = data["timings"], data["failures"]
-    rate = failures["rate"]
-    tiles = [
-        ("p50 in queue", _seconds(timings["queue"]["p50"]), f"{timings['queue']['n']} jobs"),
-        ("p95 in queue", _seconds(timings["queue"]["p95"]), "last 24 h"),
-        ("p50 processing", _seconds(timings["processing"]["p50"]), f"{timings['processing']['n']} jobs"),
-        ("p95 processing", _seconds(timings["processing"]["p95"]), "last 24 h"),
-        (
-            "failure rate",
-            "-" if rate is None else f"{rate:.1%}",
-            f"{failures['failed']} failed / {failures['failed'] + failures['succeeded']} ended",
-        ),
-    ]
-    context = {
-        **admin.site.each_context(request),
-        "title": "Dashboard",
-        "data": data,
-        "tiles": tiles,
-        "job_changelist_url": reverse("admin:jobs_job_changelist"),
-        "generated_at": timezone.now(),
-    }
-    return TemplateResponse(request, "admin/upscaler_dashboard.html", context)
-
-
-def dashboard_data_view(request):
-    """The same data as JSON, for the page's refresh button (and for scripts)."""
-    _require_dashboard_permission(request)
-    response = JsonResponse(dashboard.dashboard_data())
-    response["Cache-Control"] = "no-store"
-    return response

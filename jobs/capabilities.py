@@ -6,10 +6,6 @@ from django.conf import settings
 
 from inference import registry
 
-MODES = ("precise", "dynamic", "smart", "restore")
-# Modes that have an engine in inference/engines/.
-ENGINE_MODES = ("precise", "dynamic", "smart", "restore")
-
 
 def missing_models(mode: str, image_type: str = "universal") -> list[str]:
     return registry.missing_for(mode, image_type, directory=settings.UPSCALER_MODEL_DIR)
@@ -17,11 +13,6 @@ def missing_models(mode: str, image_type: str = "universal") -> list[str]:
 
 def unavailable_reason(mode: str, image_type: str = "universal") -> str | None:
     """None if the mode can run here, else a message for a 503 that says what is missing."""
-    if mode not in ENGINE_MODES:
-        return (
-            f"The {mode} mode is not available on this deployment: it needs a diffusion "
-            "upscaling engine, which is not installed."
-        )
     missing = missing_models(mode, image_type)
     if not missing:
         return None
@@ -49,7 +40,7 @@ def _missing_pipeline(mode: str, name: str) -> str:
 
 def describe() -> list[dict]:
     out = []
-    for mode in MODES:
+    for mode in registry.MODES:
         models = sorted({m for t in ("universal", "anime") for m in registry.models_for(mode, t)})
         reason = unavailable_reason(mode)
         out.append({"mode": mode, "available": reason is None, "models": models, "reason": reason})

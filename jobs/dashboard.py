@@ -9,7 +9,7 @@ the timestamps, which works alike on SQLite and PostgreSQL.
 from __future__ import annotations
 
 import contextlib
-import math
+import statistics
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from billing.models import LedgerEntry
 from jobs.models import Job
+from jobs.timestamps import iso
 
 QUEUES = ("inference", "webhooks", "maintenance")
 BROKER_TIMEOUT_SECONDS = 2.0
@@ -27,14 +28,14 @@ BROKER_TIMEOUT_SECONDS = 2.0
 TIMING_SAMPLE_LIMIT = 50_000
 
 
-def percentile(values: list[float], pct: float) -> float | None:
-    """Linear interpolation between closest ranks (numpy's default); None for no values."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = (len(ordered) - 1) * pct / 100
-    low, high = math.floor(rank), math.ceil(rank)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+def percentile(values: list[float], pct: int) -> float | None:
+    """The pct-th percentile, interpolated between closest ranks (numpy's default, which is
+    statistics' "inclusive" method); None for no values."""
+    if len(values) < 2:
+        return values[0] if values else None
+    if pct == 100:
+        return max(values)
+    return statistics.quantiles(values, n=100, method="inclusive")[pct - 1] if pct else min(values)
 
 
 def _hour(dt: datetime) -> datetime:
@@ -57,7 +58,7 @@ def jobs_per_hour(now: datetime) -> dict:
         index = int((_hour(row["hour"]) - first).total_seconds() // 3600)
         if 0 <= index < 24:
             counts[row["status"]][index] += row["n"]
-    return {"hours": [h.isoformat().replace("+00:00", "Z") for h in hours], "counts": counts}
+    return {"hours": [iso(h) for h in hours], "counts": counts}
 
 
 def credits_per_day(now: datetime, days: int = 14) -> dict:
@@ -137,9 +138,7 @@ def recent_failures(limit: int = 20) -> list[dict]:
             "mode": job.mode,
             "engine": job.engine,
             "error": job.error,
-            "finishedAt": job.finished_at.isoformat(timespec="seconds").replace("+00:00", "Z")
-            if job.finished_at
-            else None,
+            "finishedAt": iso(job.finished_at, "seconds"),
         }
         for job in rows.order_by("-finished_at")[:limit]
     ]
@@ -228,7 +227,7 @@ def dashboard_data(now: datetime | None = None) -> dict:
     now = now or timezone.now()
     depths = queue_depths()
     return {
-        "generatedAt": now.isoformat().replace("+00:00", "Z"),
+        "generatedAt": iso(now),
         "jobsPerHour": jobs_per_hour(now),
         "creditsPerDay": credits_per_day(now),
         "timings": timings(now),

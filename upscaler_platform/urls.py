@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from jobs.admin import dashboard_data_view, dashboard_view
+from jobs.dashboard_views import dashboard_data_view, dashboard_view
 from jobs.files import signed_file
 from upscaler_platform import health, metrics
 

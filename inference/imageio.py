@@ -37,8 +37,11 @@ __all__ = [
     "ImageTooLargeError",
     "UnsupportedImageError",
     "decode_image",
+    "MAX_SIDE",
+    "encode",
     "encode_jpeg",
     "encode_png",
+    "encode_webp",
     "probe_image",
 ]
 
@@ -452,23 +455,27 @@ def _to_8bit(samples: np.ndarray) -> np.ndarray:
 _FLAT_MODES = {"1": "L", "La": "LA", "P": "RGB", "PA": "RGBA", "RGBa": "RGBA", "CMYK": "RGB"}
 
 
-def _flatten_for_jpeg(image: Image.Image) -> Image.Image:
+def _as_8bit_array(image: Image.Image) -> np.ndarray:
+    """H x W x C uint8 samples (C: 1 grey, 2 grey+alpha, 3 RGB, 4 RGBA), 16-bit rounded down
+    to 8, palettes expanded."""
     samples = pixels16_of(image)
     if samples is not None:
-        array = _to_8bit(samples)
-    elif image.mode in ("I;16", "I;16B", "I;16L", "I"):
-        array = _to_8bit(np.clip(np.asarray(image, dtype=np.int64), 0, 65535))[..., None]
-    else:
-        wanted = _FLAT_MODES.get(image.mode, image.mode)
-        if "transparency" in image.info and wanted in ("L", "RGB"):
-            wanted += "A"
-        if wanted not in ("L", "LA", "RGB", "RGBA"):
-            wanted = "RGBA"
-        if wanted != image.mode:
-            image = image.convert(wanted)
-        array = np.asarray(image)
-        if array.ndim == 2:
-            array = array[..., None]
+        return _to_8bit(samples)
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        return _to_8bit(np.clip(np.asarray(image, dtype=np.int64), 0, 65535))[..., None]
+    wanted = _FLAT_MODES.get(image.mode, image.mode)
+    if "transparency" in image.info and wanted in ("L", "RGB"):
+        wanted += "A"
+    if wanted not in ("L", "LA", "RGB", "RGBA"):
+        wanted = "RGBA"
+    if wanted != image.mode:
+        image = image.convert(wanted)
+    array = np.asarray(image)
+    return array[..., None] if array.ndim == 2 else array
+
+
+def _flatten_for_jpeg(image: Image.Image) -> Image.Image:
+    array = _as_8bit_array(image)
     if array.shape[2] in (2, 4):
         colour = array[..., :-1].astype(np.float32)
         alpha = array[..., -1:].astype(np.float32) / 255.0
@@ -476,3 +483,36 @@ def _flatten_for_jpeg(image: Image.Image) -> Image.Image:
     if array.shape[2] == 1:
         return Image.fromarray(array[..., 0], mode="L")
     return Image.fromarray(np.ascontiguousarray(array), mode="RGB")
+
+
+def encode_webp(image: Image.Image, icc_profile: bytes | None = None, quality: int = 85) -> bytes:
+    """The image as a lossy WebP at ``quality``: alpha kept, grey stored as RGB (WebP has no
+    grey mode), 16-bit reduced to 8-bit."""
+    profile = icc_profile or image.info.get("icc_profile") or None
+    array = _as_8bit_array(image)
+    if array.shape[2] in (1, 2):
+        grey = np.repeat(array[..., :1], 3, axis=2)
+        array = np.concatenate([grey, array[..., 1:]], axis=2) if array.shape[2] == 2 else grey
+    mode = "RGBA" if array.shape[2] == 4 else "RGB"
+    buffer = io.BytesIO()
+    options: dict[str, object] = {"quality": quality, "method": 4}
+    if profile:
+        options["icc_profile"] = profile
+    Image.fromarray(np.ascontiguousarray(array), mode=mode).save(buffer, format="WEBP", **options)
+    return buffer.getvalue()
+
+
+# Output formats as the APIs name them -> (encoder, file extension). WebP and JPEG cap each
+# side (libwebp at 16383 px, JPEG at 65535 px); the web tier refuses larger outputs up front.
+MAX_SIDE = {"webp": 16383, "jpg": 65535, "png": 2**31 - 1}
+
+
+def encode(image: Image.Image, fmt: str, icc_profile: bytes | None = None, quality: int = 85) -> bytes:
+    """The image in ``fmt`` ("png", "jpg" or "webp"); ``quality`` is used by jpg and webp."""
+    if fmt == "png":
+        return encode_png(image, icc_profile)
+    if fmt == "jpg":
+        return encode_jpeg(image, icc_profile, quality=quality)
+    if fmt == "webp":
+        return encode_webp(image, icc_profile, quality=quality)
+    raise ValueError(f"Unknown output format {fmt!r}; expected png, jpg or webp.")

@@ -72,6 +72,7 @@ class JobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "input_thumbnail",
         "account",
         "mode",
+        "surface",
         "status",
         "created_at",
         "queue_time",
@@ -79,7 +80,7 @@ class JobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "engine",
         "credit_cost",
     )
-    list_filter = ("status", "mode", "account", "created_at")
+    list_filter = ("status", "mode", "surface", "account", "created_at")
     list_select_related = ("account",)
     search_fields = ("id",)
     search_help_text = "A job id (full, or its first characters)."
@@ -90,7 +91,7 @@ class JobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     inlines = [WebhookDeliveryInline]
     actions = ["cancel_with_refund", "retry_failed", "redeliver_webhook"]
     fieldsets = (
-        (None, {"fields": ("id", "account", "mode", "status", "progress", "error")}),
+        (None, {"fields": ("id", "account", "mode", "surface", "status", "progress", "error")}),
         (
             "Images",
             {
@@ -98,6 +99,7 @@ class JobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                     "thumbnails",
                     ("input_width", "input_height", "input_format"),
                     ("output_width", "output_height"),
+                    ("output_format", "output_quality", "output_ttl_seconds"),
                     "input_name",
                     "image_name",
                     "compressed_image_name",
@@ -120,7 +122,7 @@ class JobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             },
         ),
         ("Run", {"fields": ("engine", "worker", "attempts", "seed", "params")}),
-        ("Billing and webhook", {"fields": ("credit_cost", "webhook_url")}),
+        ("Billing and webhook", {"fields": ("credit_cost", "webhook_url", "base_url")}),
     )
 
     # -- read-only: jobs change only through their lifecycle ----------------------------------

@@ -223,6 +223,29 @@ def _close_quietly(channel) -> None:
         channel.close()
 
 
+def jobs_by_surface(now: datetime) -> list[dict]:
+    """Jobs created in the last 24 hours per API surface: by status, and credits charged."""
+    since = now - timedelta(hours=24)
+    rows = (
+        Job.objects.filter(created_at__gte=since)
+        .values("surface", "status")
+        .annotate(n=Count("pk"), credits=Sum("credit_cost"))
+        .order_by()
+    )
+    surfaces: dict[str, dict] = {}
+    for row in rows:
+        entry = surfaces.setdefault(
+            row["surface"], {"surface": row["surface"], "total": 0, "unfinished": 0, "credits": 0, "byStatus": {}}
+        )
+        entry["byStatus"][row["status"]] = row["n"]
+        entry["total"] += row["n"]
+        if row["status"] in Job.UNFINISHED:
+            entry["unfinished"] += row["n"]
+        if row["status"] not in (Job.Status.FAILED, Job.Status.CANCELED):  # those were refunded
+            entry["credits"] += row["credits"] or 0
+    return sorted(surfaces.values(), key=lambda entry: -entry["total"])
+
+
 def dashboard_data(now: datetime | None = None) -> dict:
     now = now or timezone.now()
     depths = queue_depths()
@@ -232,6 +255,7 @@ def dashboard_data(now: datetime | None = None) -> dict:
         "creditsPerDay": credits_per_day(now),
         "timings": timings(now),
         "failures": failure_rate(now),
+        "surfaces": jobs_by_surface(now),
         "queues": {name: (depths or {}).get(name) for name in QUEUES},
         "brokerAvailable": depths is not None,
         "recentFailures": recent_failures(),

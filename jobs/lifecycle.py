@@ -6,12 +6,12 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from billing import ledger
+from jobs import completion
 from jobs.models import REFUND_NOTE, Job
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ def succeed(job: Job, *, image_name: str, compressed_name: str, engine: str) -> 
     from jobs import storage
 
     now = timezone.now()
-    expires_at = now + timedelta(seconds=settings.OUTPUT_TTL_SECONDS)
+    expires_at = now + timedelta(seconds=job.output_ttl_seconds)
     with transaction.atomic():
         done = Job.objects.filter(pk=job.pk, status=Job.Status.IN_PROGRESS).update(
             status=Job.Status.SUCCESS,
@@ -68,38 +68,45 @@ def succeed(job: Job, *, image_name: str, compressed_name: str, engine: str) -> 
             expires_at=expires_at,
         )
         if done:
-            _notify(job)
+            _ended(job)
     return bool(done)
 
 
 def fail(job: Job, reason: str, *, from_statuses=Job.UNFINISHED) -> bool:
     """Mark the job FAILED and refund it, exactly once."""
+    now = timezone.now()
     with transaction.atomic():
         done = Job.objects.filter(pk=job.pk, status__in=from_statuses).update(
             status=Job.Status.FAILED,
-            finished_at=timezone.now(),
+            finished_at=now,
             error=f"{reason.rstrip('.')}. {REFUND_NOTE}",
+            expires_at=now + timedelta(seconds=job.output_ttl_seconds),  # when the input is deleted
         )
         if done:
             ledger.refund_job(job, reason=reason)
-            _notify(job)
+            _ended(job)
     return bool(done)
 
 
 def cancel(job: Job) -> bool:
     """A queued job is canceled and refunded; a running or finished one is not."""
+    now = timezone.now()
     with transaction.atomic():
         done = Job.objects.filter(pk=job.pk, status=Job.Status.IN_QUEUE).update(
             status=Job.Status.CANCELED,
-            finished_at=timezone.now(),
+            finished_at=now,
             error=f"The job was canceled. {REFUND_NOTE}",
+            expires_at=now + timedelta(seconds=job.output_ttl_seconds),  # when the input is deleted
         )
         if done:
             ledger.refund_job(job, reason="canceled")
+            transaction.on_commit(lambda: completion.announce(job.id))
     return bool(done)
 
 
-def _notify(job: Job) -> None:
+def _ended(job: Job) -> None:
+    """After the commit that ended the job: wake its waiters, send its webhook."""
+    transaction.on_commit(lambda: completion.announce(job.id))
     if job.webhook_url:
         from jobs.tasks import deliver_webhook
 

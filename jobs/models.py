@@ -13,6 +13,16 @@ from inference.registry import MODES
 REFUND_NOTE = "Your credits have been refunded."
 
 
+def default_output_ttl() -> int:
+    return settings.OUTPUT_TTL_SECONDS
+
+
+class OutputFormat(models.TextChoices):
+    PNG = "png"
+    JPG = "jpg"
+    WEBP = "webp"
+
+
 class Job(models.Model):
     class Status(models.TextChoices):
         IN_QUEUE = "IN_QUEUE"
@@ -41,6 +51,12 @@ class Job(models.Model):
     # The scheme and host the job was submitted through (e.g. "https://api.example.com"), so
     # that URLs sent later, from a worker, point where the client can reach them.
     base_url = models.CharField(max_length=300, blank=True, default="")
+    # What imageUrl is: png, jpg or webp, and the quality jpg and webp are encoded at.
+    output_format = models.CharField(max_length=8, choices=OutputFormat.choices, default=OutputFormat.PNG)
+    output_quality = models.PositiveSmallIntegerField(default=85)
+    # How long the output URLs work after the job ends (then the files are deleted); each
+    # surface promises its own (Ximilar 24 hours, the others 3).
+    output_ttl_seconds = models.PositiveIntegerField(default=default_output_ttl)
     credit_cost = models.PositiveIntegerField()
     seed = models.BigIntegerField(null=True, blank=True)
 

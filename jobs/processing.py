@@ -78,10 +78,28 @@ def engine_params(job: Job):
     )
 
 
+COMPRESSED_QUALITY = 85
+
+
+def encode_outputs(job: Job, image, icc_profile) -> list[tuple[str, bytes]]:
+    """(storage name, bytes) of imageUrl, in the job's format and quality, and of
+    compressedImageUrl, always a JPEG at quality 85. A job asking for that very JPEG gets
+    one file for both."""
+    from inference.imageio import encode, encode_jpeg
+
+    extension = job.output_format
+    main = encode(image, job.output_format, icc_profile, quality=job.output_quality)
+    if job.output_format == "jpg" and job.output_quality == COMPRESSED_QUALITY:
+        compressed = main
+    else:
+        compressed = encode_jpeg(image, icc_profile, quality=COMPRESSED_QUALITY)
+    return [(f"outputs/{job.id}.{extension}", main), (f"outputs/{job.id}-compressed.jpg", compressed)]
+
+
 def process(job: Job) -> bool:
-    """Upscale, store the PNG and the JPEG, mark SUCCESS. Exceptions propagate to the task."""
+    """Upscale, store imageUrl's and compressedImageUrl's files, mark SUCCESS. Exceptions
+    propagate to the task."""
     from inference.api import upscale
-    from inference.imageio import encode_jpeg, encode_png
 
     data = storage.read(job.input_name)
     with Heartbeat(job.id, settings.JOB_HEARTBEAT_SECONDS):
@@ -95,10 +113,9 @@ def process(job: Job) -> bool:
         raise RuntimeError(
             f"engine produced {result.width}x{result.height}, expected {job.output_width}x{job.output_height}"
         )
-    png = encode_png(result.image, result.icc_profile)
-    jpeg = encode_jpeg(result.image, result.icc_profile, quality=85)
-    image_name = storage.save(f"outputs/{job.id}.png", png)
-    compressed_name = storage.save(f"outputs/{job.id}.jpg", jpeg)
+    (main_name, main), (compressed_name, compressed) = encode_outputs(job, result.image, result.icc_profile)
+    image_name = storage.save(main_name, main)
+    compressed_name = image_name if compressed is main else storage.save(compressed_name, compressed)
     log.info("job %s: %s in %.2fs -> %dx%d", job.id, result.engine, result.seconds, result.width, result.height)
     if lifecycle.succeed(job, image_name=image_name, compressed_name=compressed_name, engine=result.engine):
         return True

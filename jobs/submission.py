@@ -17,7 +17,7 @@ from django.db import transaction
 
 from billing import ledger, pricing
 from billing.models import Account
-from inference.imageio import ImageError, ImageInfo, probe_image
+from inference.imageio import MAX_SIDE, ImageError, ImageInfo, probe_image
 from jobs import capabilities, lifecycle, safe_http, storage
 from jobs.errors import (
     ImageFetchFailed,
@@ -29,7 +29,7 @@ from jobs.errors import (
     OutputTooLarge,
     QueueFull,
 )
-from jobs.models import Job
+from jobs.models import Job, OutputFormat
 
 EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
 
@@ -43,6 +43,9 @@ class Submission:
     webhook: str = ""
     surface: str = Job.Surface.UPSAMPLER
     base_url: str = ""  # scheme://host the request came to, for URLs sent later
+    output_format: str = OutputFormat.PNG  # imageUrl's format
+    output_quality: int = 85  # jpg and webp
+    output_ttl_seconds: int | None = None  # None: OUTPUT_TTL_SECONDS
 
 
 def clean_webhook(value: object, field: str = "webhook") -> str:
@@ -132,9 +135,18 @@ def inspect_image(image: bytes) -> ImageInfo:
         raise ImageInvalid(str(exc), field="image") from None
 
 
-def check_output_size(info: ImageInfo, factor: float) -> tuple[int, int]:
-    """The exact output size, refused with the largest factor that fits when over the cap."""
+def check_output_size(info: ImageInfo, factor: float, output_format: str = OutputFormat.PNG) -> tuple[int, int]:
+    """The exact output size, refused with the largest factor that fits when over the cap
+    (or over what the output format can hold per side)."""
     out_w, out_h = pricing.output_size(info.width, info.height, factor)
+    max_side = MAX_SIDE[output_format]
+    if max(out_w, out_h) > max_side:
+        raise OutputTooLarge(
+            f"The output would be {out_w}x{out_h}, and {output_format} images can be at most {max_side} pixels "
+            "on a side: choose a smaller upscaleFactor or outputFormat png.",
+            largest_factor=math.floor(max_side / max(info.width, info.height) * 100) / 100,
+            field="outputFormat",
+        )
     if out_w * out_h > settings.MAX_OUTPUT_PIXELS:
         cap_mp = settings.MAX_OUTPUT_PIXELS / 1e6
         best = largest_factor(info.width, info.height)
@@ -159,7 +171,7 @@ def submit(account: Account, submission: Submission, image: bytes) -> Job:
     image_type = fields.get("inputImageType", "universal")
     info = inspect_image(image)
     factor = 1.0 if mode == "restore" else float(fields["upscaleFactor"])
-    out_w, out_h = check_output_size(info, factor)
+    out_w, out_h = check_output_size(info, factor, submission.output_format)
 
     reason = capabilities.unavailable_reason(mode, image_type)
     if reason:
@@ -202,6 +214,9 @@ def create_charged_job(
                 webhook_url=submission.webhook,
                 surface=submission.surface,
                 base_url=submission.base_url[:300],
+                output_format=submission.output_format,
+                output_quality=submission.output_quality,
+                output_ttl_seconds=submission.output_ttl_seconds or settings.OUTPUT_TTL_SECONDS,
                 credit_cost=cost,
                 seed=random.SystemRandom().randrange(2**31),
                 input_name=input_name,
@@ -231,7 +246,16 @@ def resubmit(job: Job) -> Job:
         data = storage.read(job.input_name)
     except FileNotFoundError:
         raise JobStateConflict("its input file is gone from storage.") from None
-    submission = Submission(job.mode, job.params, job.webhook_url, job.surface, job.base_url)
+    submission = Submission(
+        job.mode,
+        job.params,
+        job.webhook_url,
+        job.surface,
+        job.base_url,
+        job.output_format,
+        job.output_quality,
+        job.output_ttl_seconds,
+    )
     return create_charged_job(
         job.account,
         submission,

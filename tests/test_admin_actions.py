@@ -35,6 +35,7 @@ def make_job(
     error="",
     engine="realesrgan-x4plus",
     with_files=False,
+    surface="upsampler",
 ) -> Job:
     """A job as the API and a worker would have left it: charged on creation, refunded
     when FAILED or CANCELED, with timestamps set `created_ago` before now."""
@@ -56,6 +57,7 @@ def make_job(
         output_width=output[0],
         output_height=output[1],
         webhook_url=webhook_url,
+        surface=surface,
     )
     ledger.debit_for_job(account.pk, job, cost)
     created = now - (created_ago or timedelta(minutes=5))
@@ -120,6 +122,26 @@ def test_it_lists_and_filters_jobs(client, staff, account, other_account):
     assert list(r.context["cl"].result_list) == [failed]
     r = client.get(changelist("jobs_job"), {"q": "not-an-id"})
     assert list(r.context["cl"].result_list) == []
+
+
+def test_it_filters_jobs_by_surface_and_breaks_the_dashboard_down_by_surface(client, staff, account):
+    upsampler = make_job(account, Job.Status.SUCCESS, cost=3)
+    r = client.get(changelist("jobs_job"), {"surface__exact": "upsampler"})
+    assert list(r.context["cl"].result_list) == [upsampler]
+    failed = make_job(account, Job.Status.FAILED, cost=2)
+    data = client.get(reverse("admin-dashboard-data")).json()
+    [row] = data["surfaces"]
+    assert row == {
+        "surface": "upsampler",
+        "total": 2,
+        "unfinished": 0,
+        "credits": 3,  # the failed job's 2 were refunded
+        "byStatus": {"SUCCESS": 1, "FAILED": 1},
+    }
+    page = client.get(reverse("admin-dashboard")).content.decode()
+    assert 'id="jobs-by-surface"' in page and "<td>upsampler</td>" in page
+    assert client.get(changelist("jobs_job"), {"surface__exact": "maskr"}).context["cl"].result_count == 0
+    assert failed.status == "FAILED"
 
 
 def test_it_shows_a_job_read_only_with_timings_and_deliveries(client, staff, account):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 
 import pytest
+import requests
 
 from billing.models import LedgerEntry
 from tests import images
@@ -76,3 +77,20 @@ def test_it_reports_progress_while_running(celery_worker, live_server, account):
     assert final["status"] == "SUCCESS", celery_worker.log()[-3000:]
     assert any(0 < p < 99 for p in seen), (client.polls, celery_worker.log()[-3000:])
     assert seen == sorted(seen)
+
+
+def test_prefer_wait_answers_when_the_job_is_done(celery_worker, live_server, account):
+    data = base64.b64encode(images.png(24, 20)).decode()
+    r = requests.post(
+        f"{live_server.url}/api/v1/precise-upscale",
+        json={"input": {"imageBase64": data, "upscaleFactor": 2, "outputFormat": "webp"}},
+        headers={"Authorization": f"Bearer {account.raw_key}", "Prefer": "wait=120"},
+        timeout=180,
+    )
+    assert r.status_code == 200, r.text
+    assert r.headers["Preference-Applied"] == "wait=120"
+    final = r.json()
+    assert final["status"] == "SUCCESS", (final, celery_worker.log()[-3000:])
+    image, _ = download_image(final["imageUrl"])
+    assert image.format == "WEBP" and image.size == (48, 40)
+    assert final == Client(live_server.url, account.raw_key).status(final["id"])

@@ -133,3 +133,40 @@ def test_the_purge_deletes_expired_files(api, settings):
     for name in (job.image_name, job.compressed_image_name, job.input_name):
         assert not default_storage.exists(name)
     assert purge_expired_outputs() == 0
+
+
+def test_each_job_keeps_its_own_lifetime(api, settings):
+    """A surface can promise its own lifetime (Ximilar: 24 hours): the URL's expiry and the
+    purge follow the job's output_ttl_seconds, not the global default."""
+    from django.core.files.storage import default_storage
+
+    from jobs.tasks import purge_expired_outputs
+
+    settings.OUTPUT_TTL_SECONDS = 3600
+    default_job = running_job(api)
+    short_job = running_job(api)
+    day_job = running_job(api)
+    Job.objects.filter(pk=short_job.pk).update(output_ttl_seconds=1)
+    Job.objects.filter(pk=day_job.pk).update(output_ttl_seconds=24 * 3600)
+    default_job, short_job, day_job = (finish(Job.objects.get(pk=j.pk)) for j in (default_job, short_job, day_job))
+    for job, ttl in ((default_job, 3600), (short_job, 1), (day_job, 24 * 3600)):
+        assert abs((job.expires_at - job.finished_at).total_seconds() - ttl) < 1
+        assert str(int(job.expires_at.timestamp())) in job.image_url  # the signed URL's expiry
+    time.sleep(1.5)
+    assert purge_expired_outputs() == 1
+    assert not default_storage.exists(short_job.image_name)
+    assert default_storage.exists(default_job.image_name) and default_storage.exists(day_job.image_name)
+
+
+def test_a_failed_jobs_input_is_deleted_when_its_lifetime_ends(api):
+    from django.core.files.storage import default_storage
+
+    from jobs.tasks import purge_expired_outputs
+
+    job = running_job(api)
+    Job.objects.filter(pk=job.pk).update(output_ttl_seconds=1)
+    job.refresh_from_db()
+    assert lifecycle.fail(job, "broken")
+    time.sleep(1.5)
+    assert purge_expired_outputs() == 1
+    assert not default_storage.exists(job.input_name)

@@ -196,6 +196,11 @@ JOB_HEARTBEAT_SECONDS = env_float("JOB_HEARTBEAT_SECONDS", 15.0)
 JOB_REQUEUE_AFTER_SECONDS = env_int("JOB_REQUEUE_AFTER_SECONDS", 120)
 JOB_STALE_AFTER_SECONDS = env_int("JOB_STALE_AFTER_SECONDS", 120)
 SWEEP_INTERVAL_SECONDS = env_float("SWEEP_INTERVAL_SECONDS", 60.0)
+# Synchronous answers (`Prefer: wait=N`, and the vendor APIs that answer when the job is
+# done): the longest wait, and how many waits one web process holds at once (each holds a
+# web thread; see upscaler_platform/gunicorn_conf.py).
+SYNC_WAIT_MAX_SECONDS = env_int("SYNC_WAIT_MAX_SECONDS", 300)
+SYNC_WAIT_MAX_CONCURRENT = env_int("SYNC_WAIT_MAX_CONCURRENT", 32)
 WEBHOOK_TIMEOUT_SECONDS = env_float("WEBHOOK_TIMEOUT_SECONDS", 15.0)
 WEBHOOK_MAX_RETRIES = env_int("WEBHOOK_MAX_RETRIES", 3)
 WEBHOOK_RETRY_BASE_SECONDS = env_float("WEBHOOK_RETRY_BASE_SECONDS", 30.0)

@@ -79,8 +79,20 @@ class BaseInputSerializer(serializers.Serializer):
         error_messages={"blank": "imageBase64 is empty."},
     )
     inputImageType = _choice("inputImageType", IMAGE_TYPES, "universal")
+    outputFormat = serializers.ChoiceField(
+        choices=["png", "jpg", "jpeg", "webp"],
+        default="png",
+        help_text="imageUrl's format (jpeg is jpg); compressedImageUrl stays a JPEG",
+        error_messages={"invalid_choice": 'outputFormat must be one of png, jpg, jpeg, webp (got "{input}").'},
+    )
+    outputQuality = StrictNumberField(
+        "outputQuality", 1, 100, integer=True, required=False, default=85, help_text="jpg and webp quality"
+    )
     shouldEnhanceFaces = StrictBooleanField(required=False, default=False)
     shouldPreserveBlur = StrictBooleanField(required=False, default=False)
+
+    def validate_outputFormat(self, value: str) -> str:
+        return "jpg" if value == "jpeg" else value
 
     def validate_imageUrl(self, value: str) -> str:
         value = value.strip()
@@ -159,13 +171,17 @@ class StatusSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=Job.Status.values)
     creditCost = serializers.IntegerField(source="credit_cost")
     progress = serializers.IntegerField(required=False, help_text="0-100, while unfinished")
-    imageUrl = AbsoluteUrlField(source="image_url", required=False, help_text="Full-quality PNG (SUCCESS)")
+    imageUrl = AbsoluteUrlField(
+        source="image_url", required=False, help_text="The result in outputFormat, PNG by default (SUCCESS)"
+    )
     compressedImageUrl = AbsoluteUrlField(
         source="compressed_image_url", required=False, help_text="JPEG, quality 85 (SUCCESS)"
     )
     expiresAt = serializers.DateTimeField(source="expires_at", required=False, help_text="When both URLs stop working")
     error = serializers.CharField(required=False, help_text="Why it failed (FAILED, CANCELED)")
     mode = serializers.CharField()
+    surface = serializers.CharField(help_text="The API the job came in by: upsampler, ximilar, apixo, maskr, web")
+    outputFormat = serializers.CharField(source="output_format", help_text="imageUrl's format: png, jpg or webp")
     outputWidth = serializers.IntegerField(source="output_width")
     outputHeight = serializers.IntegerField(source="output_height")
     createdAt = serializers.DateTimeField(source="created_at")

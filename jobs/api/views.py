@@ -8,16 +8,17 @@ import json
 import uuid
 
 from django.conf import settings
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from jobs import capabilities, idempotency, lifecycle
+from jobs import capabilities, completion, idempotency, lifecycle
 from jobs.api import ratelimit
 from jobs.api import serializers as s
 from jobs.api.pagination import JobPagination
+from jobs.api.prefer import requested_wait
 from jobs.errors import InvalidRequest, JobNotFound, JobStateConflict
 from jobs.models import Job
 from jobs.submission import Submission, clean_webhook, read_image, submit
@@ -112,7 +113,24 @@ class SubmitView(ApiView):
     def _submit(self, request: Request, validated: dict, webhook: str, upload) -> Response:
         image = read_image(validated, upload)
         validated.pop("imageBase64", None)
-        job = submit(request.user, Submission(self.mode, validated, webhook, base_url=request_base_url(request)), image)
+        submission = Submission(
+            self.mode,
+            validated,
+            webhook,
+            base_url=request_base_url(request),
+            output_format=validated["outputFormat"],
+            output_quality=validated["outputQuality"],
+        )
+        job = submit(request.user, submission, image)
+        wait = requested_wait(request.headers.get("Prefer"))
+        if wait:
+            with completion.hold() as granted:
+                if granted:  # past the per-process cap the preference is ignored
+                    completion.wait_for([job.id], wait)
+                    job.refresh_from_db()
+                    return Response(
+                        s.status_payload(job, base_url(request)), headers={"Preference-Applied": f"wait={wait}"}
+                    )
         return Response({"id": str(job.id), "status": job.status, "creditCost": job.credit_cost})
 
 
@@ -126,13 +144,27 @@ def _submit_view(mode: str, summary: str):
                 str,
                 OpenApiParameter.HEADER,
                 description="Replays the first response for 24 hours instead of creating a second job",
-            )
+            ),
+            OpenApiParameter(
+                "Prefer",
+                str,
+                OpenApiParameter.HEADER,
+                description="`wait=N` (RFC 7240): answer when the job ends or after N seconds (at most "
+                "SYNC_WAIT_MAX_SECONDS, 300), with the full status payload and `Preference-Applied: wait=N`",
+            ),
         ],
         request={
             "application/json": s.submit_request_serializer(mode),
             "multipart/form-data": s.INPUT_SERIALIZERS[mode],
         },
-        responses={200: s.SubmitResponseSerializer, **ERRORS},
+        responses={
+            200: PolymorphicProxySerializer(
+                component_name="SubmitAnswer",
+                serializers=[s.SubmitResponseSerializer, s.StatusSerializer],
+                resource_type_field_name=None,
+            ),
+            **ERRORS,
+        },
         tags=["jobs"],
     )
 

@@ -37,6 +37,10 @@ class Job(models.Model):
         """The API a job came in by; its answers and webhooks take that API's shapes."""
 
         UPSAMPLER = "upsampler"
+        XIMILAR = "ximilar"
+        APIXO = "apixo"
+        MASKR = "maskr"
+        WEB = "web", "web app"
 
     UNFINISHED = (Status.IN_QUEUE, Status.IN_PROGRESS)
 
@@ -47,6 +51,9 @@ class Job(models.Model):
     # The validated input fields, camelCase as the client sent them (image excluded).
     params = models.JSONField(default=dict)
     webhook_url = models.URLField(max_length=2000, blank=True, default="")
+    # Extra headers the client asked to receive with its webhook (Ximilar's webhook.headers).
+    webhook_headers = models.JSONField(default=dict, blank=True)
+    batch = models.ForeignKey("jobs.Batch", null=True, blank=True, on_delete=models.PROTECT, related_name="jobs")
     surface = models.CharField(max_length=16, choices=Surface.choices, default=Surface.UPSAMPLER, db_index=True)
     # The scheme and host the job was submitted through (e.g. "https://api.example.com"), so
     # that URLs sent later, from a worker, point where the client can reach them.
@@ -127,6 +134,24 @@ class Job(models.Model):
         """Where URLs handed out later (webhooks, redelivery) point: PUBLIC_BASE_URL when set,
         else the base URL the job was submitted through."""
         return settings.PUBLIC_BASE_URL or self.base_url
+
+
+class Batch(models.Model):
+    """Several images submitted in one request (Maskr's /batch): each is an ordinary job of
+    the batch's account, run in parallel; the batch only groups them."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    account = models.ForeignKey("billing.Account", on_delete=models.PROTECT, related_name="batches")
+    surface = models.CharField(max_length=16, choices=Job.Surface.choices)
+    total_files = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name_plural = "batches"
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"batch {self.id} ({self.total_files} files)"
 
 
 class WebhookDelivery(models.Model):

@@ -160,7 +160,7 @@ PRICE_PER_OUTPUT_MEGAPIXEL = {
 }
 PRICE_FLAT = {"restore": env_int("PRICE_RESTORE", 8)}
 
-# --- Cache and rate limits (shared by every web process through Redis) -------------------------
+# --- Cache, counters and rate limits (shared by every web process) --------------------------
 REDIS_URL = env_str("REDIS_URL", "")
 # Prefixes every key this deployment writes to Redis (queues, rate-limit counters), so
 # several deployments, or test runs, can share one Redis server.
@@ -176,7 +176,9 @@ if REDIS_URL:
 else:
     # Embedded default: a cache in the SQLite database, shared by the web processes.
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "cache"}}
-RATE_LIMIT_CACHE = "default"
+# Where jobs/counters.py keeps the rate-limit windows and the download slots: Redis when
+# there is one, else the database's Counter table (atomic upserts).
+COUNTER_STORE = "redis" if REDIS_URL else "database"
 # (requests, window seconds) per API key and scope.
 RATE_LIMITS = {
     "submit": [

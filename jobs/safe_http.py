@@ -1,10 +1,11 @@
 """Outbound HTTP for client-supplied URLs (imageUrl, webhooks) that cannot reach the inside.
 
 Every connection resolves the host itself, refuses it unless every address is public, and
-connects to the address it checked (so DNS rebinding fails); IPv6 loopback, link-local and
-metadata addresses and numeric forms like http://2130706433/ are refused the same way,
-before any packet is sent. Redirects are
-followed by hand, re-checked, at most MAX_REDIRECTS times.
+connects to the address it checked (so DNS rebinding fails). IPv6 loopback, link-local and
+metadata addresses, IPv6 addresses that embed a non-public IPv4 address (mapped,
+compatible, NAT64, 6to4, Teredo, ISATAP) and numeric forms like http://2130706433/ are
+refused the same way, before any packet is sent. Redirects are followed by hand,
+re-checked, at most MAX_REDIRECTS times.
 """
 
 from __future__ import annotations
@@ -27,17 +28,58 @@ class BlockedURLError(ValueError):
     """The URL may not be fetched; the message says why."""
 
 
+# IPv6 ranges whose addresses carry an IPv4 address in their last 32 bits: packets to them
+# can end up at that IPv4 address (through a translator or tunnel, or the host itself).
+_LOW32_EMBEDDING = [
+    ipaddress.IPv6Network("::/96"),  # IPv4-compatible (deprecated): ::127.0.0.1
+    ipaddress.IPv6Network("::ffff:0:0:0/96"),  # IPv4-translated (SIIT): ::ffff:0:127.0.0.1
+    ipaddress.IPv6Network("64:ff9b::/96"),  # NAT64, well-known prefix: 64:ff9b::127.0.0.1
+]
+# Local-use NAT64 (RFC 8215): where the IPv4 address sits depends on the operator's prefix
+# length, so none of it counts as public.
+_LOCAL_NAT64 = ipaddress.IPv6Network("64:ff9b:1::/48")
+_ISATAP_IDS = (0x00005EFE, 0x02005EFE)  # interface identifier ::0:5efe:a.b.c.d / ::200:5efe:a.b.c.d
+
+
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address carries: mapped, compatible, translated, NAT64,
+    6to4, Teredo (server and de-obfuscated client) and ISATAP forms."""
+    found = []
+    if ip.ipv4_mapped:
+        found.append(ip.ipv4_mapped)
+    low32 = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    if any(ip in net for net in _LOW32_EMBEDDING) or (int(ip) >> 32) & 0xFFFFFFFF in _ISATAP_IDS:
+        found.append(low32)
+    if ip.sixtofour:
+        found.append(ip.sixtofour)
+    if ip.teredo:
+        found.extend(ip.teredo)
+    return found
+
+
+def _is_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    return ip.is_global and not ip.is_multicast
+
+
 def check_address(address: str) -> None:
+    """Refuse an address unless it is public, and so is every IPv4 address it embeds."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
         ip = ip.ipv4_mapped
     if settings.UPSCALER_ALLOW_PRIVATE_URLS:
         return
-    if not ip.is_global or ip.is_multicast:
+    if not _is_public(ip) or ip in _LOCAL_NAT64:
         raise BlockedURLError(
             f"the address {ip} is not public (loopback, private, link-local, metadata and "
             "multicast addresses are refused)"
         )
+    if isinstance(ip, ipaddress.IPv6Address):
+        for inner in embedded_ipv4(ip):
+            if not _is_public(inner):
+                raise BlockedURLError(
+                    f"the address {ip} embeds {inner}, which is not public (IPv6 forms of "
+                    "loopback, private, link-local and metadata addresses are refused)"
+                )
 
 
 def _resolve_checked(host: str, port: int) -> str:

@@ -1,5 +1,5 @@
 """imageUrl and webhook targets never reach loopback, private, link-local, metadata or
-multicast addresses. Every refusal happens before a
+multicast addresses, nor IPv6 addresses that embed one. Every refusal happens before a
 packet is sent: during the refused cases every connection attempt made through Python's
 socket module is recorded and refused, and a real listener on the URL's port must have
 accepted nothing."""
@@ -125,7 +125,8 @@ def nothing_connects(connections, listener):
     assert listener.accepted() == 0, "a connection reached the loopback listener"
 
 
-# Hosts (with the listener's port) and a fragment of the refusal.
+# Hosts (with the listener's port) and a fragment of the refusal. IPv6 forms that embed an
+# IPv4 address name the embedded address.
 REFUSED_HOSTS = [
     ("127.0.0.1", "127.0.0.1 is not public"),
     ("[::1]", "::1 is not public"),
@@ -140,9 +141,22 @@ REFUSED_HOSTS = [
     ("224.0.0.1", "224.0.0.1 is not public"),
     ("localhost", "is not public"),
 ]
+# IPv6 spellings that carry an IPv4 address.
+EMBEDDING_HOSTS = [
+    ("[::127.0.0.1]", "127.0.0.1, which is not public"),  # IPv4-compatible (::/96)
+    ("[::10.0.0.1]", "10.0.0.1, which is not public"),
+    ("[2002:7f00:1::]", "127.0.0.1, which is not public"),  # 6to4 (2002::/16)
+    ("[2002:a9fe:a9fe::1]", "169.254.169.254, which is not public"),
+    ("[64:ff9b::7f00:1]", "127.0.0.1, which is not public"),  # NAT64 (64:ff9b::/96)
+    ("[64:ff9b::a9fe:a9fe]", "169.254.169.254, which is not public"),
+    ("[64:ff9b:1::7f00:1]", "is not public"),  # local-use NAT64 (64:ff9b:1::/48)
+    ("[2001:0:4136:e378:8000:63bf:80ff:fffe]", "is not public"),  # Teredo, client 127.0.0.1
+    ("[::ffff:0:7f00:1]", "127.0.0.1, which is not public"),  # IPv4-translated (::ffff:0:0:0/96)
+    ("[2a00:1450::5efe:7f00:1]", "127.0.0.1, which is not public"),  # ISATAP interface id
+]
 
 
-@pytest.mark.parametrize(("host", "why"), REFUSED_HOSTS)
+@pytest.mark.parametrize(("host", "why"), REFUSED_HOSTS + EMBEDDING_HOSTS)
 def test_it_refuses_non_public_image_urls(api, account, host, why, nothing_connects):
     url = f"http://{host}:{nothing_connects}/a.png"
     r = api.post("precise-upscale", {"input": {"imageUrl": url}})
@@ -170,12 +184,36 @@ def finished_job(api):
     return job
 
 
-@pytest.mark.parametrize(("host", "why"), REFUSED_HOSTS)
+@pytest.mark.parametrize(("host", "why"), REFUSED_HOSTS + EMBEDDING_HOSTS)
 def test_webhooks_to_non_public_addresses_are_blocked_and_recorded(finished_job, host, why, nothing_connects):
     Job.objects.filter(pk=finished_job.pk).update(webhook_url=f"http://{host}:{nothing_connects}/hook")
     record, _ = webhooks.deliver(Job.objects.get(pk=finished_job.pk), 1)
     assert not record.succeeded and record.status_code is None
     assert record.error.startswith("blocked: the address") and why in record.error, record.error
+
+
+@pytest.mark.parametrize(
+    ("address", "public"),
+    [
+        ("93.184.216.34", True),
+        ("2606:2800:220:1:248:1893:25c8:1946", True),
+        ("64:ff9b::5db8:d822", True),  # NAT64 of the public 93.184.216.34
+        ("2002:5db8:d822::1", True),  # 6to4 of the public 93.184.216.34
+        ("::127.0.0.1", False),
+        ("2002:7f00:1::", False),
+        ("64:ff9b::7f00:1", False),
+        ("64:ff9b:1::5db8:d822", False),  # local use, whatever it embeds
+        ("2001:0:4136:e378:8000:63bf:80ff:fffe", False),
+        ("100.64.0.1", False),  # CGNAT
+        ("::ffff:169.254.169.254", False),
+    ],
+)
+def test_check_address_follows_embedded_ipv4(address, public):
+    if public:
+        safe_http.check_address(address)
+    else:
+        with pytest.raises(safe_http.BlockedURLError):
+            safe_http.check_address(address)
 
 
 def test_it_refuses_hostnames_that_resolve_to_private_addresses(api, account, monkeypatch, nothing_connects):
@@ -187,11 +225,15 @@ def test_it_refuses_hostnames_that_resolve_to_private_addresses(api, account, mo
                 (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", 80)),
                 (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.0.0.7", 80)),
             ]
+        if host == "v6.example.com":
+            return [(socket.AF_INET6, socket.SOCK_STREAM, 6, "", ("64:ff9b::7f00:1", 80, 0, 0))]
         return real(host, *args, **kwargs)
 
     monkeypatch.setattr(socket, "getaddrinfo", fake)
     r = api.post("precise-upscale", {"input": {"imageUrl": "http://images.example.com/a.png"}})
     assert r.status_code == 400 and "10.0.0.7 is not public" in r.json()["error"]
+    r = api.post("precise-upscale", {"input": {"imageUrl": "http://v6.example.com/a.png"}})
+    assert r.status_code == 400 and "embeds 127.0.0.1" in r.json()["error"], r.json()
     account.refresh_from_db()
     assert account.balance == 100
 

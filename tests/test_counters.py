@@ -180,7 +180,7 @@ with ThreadPoolExecutor(24) as pool:
 
 
 @pytest.mark.slow
-def test_the_embedded_default_admits_exactly_the_limit(tmp_path):
+def test_sqlite_without_redis_admits_exactly_the_limit(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL")}
     env.update(UPSCALER_DATA_DIR=str(tmp_path / "var"), RATE_LIMIT_STATUS_PER_MINUTE="240")
     out = subprocess.run(

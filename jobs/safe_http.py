@@ -19,6 +19,7 @@ from django.conf import settings
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 MAX_REDIRECTS = 3
 USER_AGENT = "upscaler-platform/1.0"
@@ -97,14 +98,29 @@ def _resolve_checked(host: str, port: int) -> str:
 
 
 class _GuardedConnectionMixin:
+    """Connects to the address it checked. The host name stays the connection's host: the
+    Host header, TLS SNI and the certificate check need the name, not the address."""
+
     def _new_conn(self):
-        self._dns_host = _resolve_checked(self._dns_host, self.port)
-        sock = super()._new_conn()
-        try:  # belt and braces: the peer we actually reached
-            check_address(sock.getpeername()[0])
+        address = _resolve_checked(self._dns_host, self.port)
+        family = socket.AF_INET6 if ":" in address else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            for level, option, value in self.socket_options or ():
+                sock.setsockopt(level, option, value)
+            if isinstance(self.timeout, (int, float)):
+                sock.settimeout(self.timeout)
+            sock.connect((address, self.port))
+            check_address(sock.getpeername()[0])  # belt and braces: the peer we actually reached
         except BlockedURLError:
             sock.close()
             raise
+        except TimeoutError as exc:
+            sock.close()
+            raise ConnectTimeoutError(self, f"Connection to {self.host} timed out.") from exc
+        except OSError as exc:
+            sock.close()
+            raise NewConnectionError(self, f"Failed to establish a new connection: {exc}") from exc
         return sock
 
 

@@ -69,7 +69,8 @@ def clean_webhook(value: object, field: str = "webhook") -> str:
 
 
 def read_image(fields: dict, upload=None) -> bytes:
-    """The image bytes from exactly one of: multipart file `image`, imageUrl, imageBase64."""
+    """The image bytes from exactly one of: multipart file `image`, imageUrl, imageBase64.
+    An imageUrl is downloaded within IMAGE_FETCH_DEADLINE_SECONDS."""
     sources = [
         name
         for name, present in (
@@ -92,7 +93,9 @@ def read_image(fields: dict, upload=None) -> bytes:
         return upload.read()
     if fields.get("imageUrl"):
         try:
-            return safe_http.fetch(fields["imageUrl"], max_bytes=max_bytes)
+            return safe_http.fetch(
+                fields["imageUrl"], max_bytes=max_bytes, deadline_seconds=settings.IMAGE_FETCH_DEADLINE_SECONDS
+            )
         except safe_http.FetchError as exc:
             raise ImageFetchFailed(str(exc), field="imageUrl") from None
     return decode_base64(fields["imageBase64"], max_bytes)

@@ -1,10 +1,12 @@
-"""Real HTTP servers on 127.0.0.1 for tests: an image host (plain or TLS) and a webhook
-receiver."""
+"""Real HTTP servers on 127.0.0.1 for tests: an image host (plain or TLS), a slow one that
+trickles its answer, and a webhook receiver."""
 
 from __future__ import annotations
 
 import datetime
 import json
+import select
+import socket
 import ssl
 import threading
 import time
@@ -147,3 +149,131 @@ class WebhookReceiver(_Server):
 
     def payloads(self) -> list[dict]:
         return [json.loads(r["body"]) for r in self.requests]
+
+
+class TrickleServer:
+    """A slow HTTP server, one byte of its answer every `interval` seconds:
+
+    - "body": the head at once, then the body (Content-Length 100000) byte by byte;
+    - "head": the status line and headers themselves byte by byte;
+    - "redirect": each answer after `interval`, a redirect from /rN to /rN+1, until /r3
+      answers 200 "ok";
+    - "silent": accepts the connection (and a TLS handshake, if any) and sends nothing.
+
+    `accepted` counts connections, `open` those still open: one ends when the client closes
+    it or the server stops. With `tls`, connections are TLS (the handshake in the handler).
+    """
+
+    HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: 100000\r\n\r\n"
+
+    def __init__(self, mode: str = "body", interval: float = 2.0, tls: tuple[Path, Path] | None = None):
+        self.mode, self.interval = mode, interval
+        self.listener = socket.create_server(("127.0.0.1", 0), backlog=64)
+        self.listener.settimeout(0.1)
+        self.port = self.listener.getsockname()[1]
+        self.context = None
+        if tls:
+            self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self.context.load_cert_chain(*tls)
+        self.accepted = 0
+        self.open = 0
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.threads: list[threading.Thread] = []
+
+    def url(self, path: str = "/a.png", host: str = "127.0.0.1") -> str:
+        return f"{'https' if self.context else 'http'}://{host}:{self.port}{path}"
+
+    def __enter__(self):
+        thread = threading.Thread(target=self._accept, daemon=True)
+        thread.start()
+        self.threads.append(thread)
+        return self
+
+    def __exit__(self, *exc):
+        self.stopping.set()
+        for thread in list(self.threads):
+            thread.join(timeout=10)
+        self.listener.close()
+
+    def wait_until_idle(self, timeout: float) -> bool:
+        """True once every connection is closed (within `timeout` seconds)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                if self.open == 0:
+                    return True
+            time.sleep(0.05)
+        return False
+
+    def _accept(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                conn, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            with self.lock:
+                self.accepted += 1
+                self.open += 1
+            thread = threading.Thread(target=self._serve, args=(conn,), daemon=True)
+            thread.start()
+            self.threads.append(thread)
+
+    def _serve(self, conn: socket.socket) -> None:
+        try:
+            conn.settimeout(10)
+            if self.context:
+                conn = self.context.wrap_socket(conn, server_side=True)
+            if self.mode == "silent":
+                self._wait(conn, 3600)
+                return
+            request = b""
+            while b"\r\n\r\n" not in request:
+                chunk = conn.recv(4096)
+                if not chunk:
+                    return
+                request += chunk
+            path = request.split(b" ", 2)[1].decode()
+            if self.mode == "redirect":
+                if not self._wait(conn, self.interval):
+                    return
+                number = int(path.removeprefix("/r") or 0)
+                if number >= 3:
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+                else:
+                    location = f"/r{number + 1}".encode()
+                    conn.sendall(b"HTTP/1.1 302 Found\r\nLocation: " + location + b"\r\nContent-Length: 0\r\n\r\n")
+                self._wait(conn, 3600)
+                return
+            if self.mode == "body":
+                conn.sendall(self.HEAD)
+                payload = b"x" * 100000
+            else:
+                payload = self.HEAD + b"x" * 100000
+            for i in range(len(payload)):
+                if not self._wait(conn, self.interval):
+                    return
+                conn.sendall(payload[i : i + 1])
+        except (OSError, ValueError):
+            pass
+        finally:
+            conn.close()
+            with self.lock:
+                self.open -= 1
+
+    def _wait(self, conn: socket.socket, seconds: float) -> bool:
+        """Wait `seconds`; False as soon as the client closes the connection or the server stops."""
+        end = time.monotonic() + seconds
+        while (left := end - time.monotonic()) > 0:
+            if self.stopping.is_set():
+                return False
+            readable, _, _ = select.select([conn], [], [], min(left, 0.05))
+            if readable:
+                try:
+                    if not conn.recv(1024):
+                        return False
+                except (OSError, ValueError):
+                    return False
+        return not self.stopping.is_set()

@@ -148,6 +148,9 @@ MAX_INPUT_PIXELS = env_int("MAX_INPUT_PIXELS", 50_000_000)
 MAX_OUTPUT_PIXELS = env_int("MAX_OUTPUT_PIXELS", 80_000_000)
 IMAGE_FETCH_CONNECT_TIMEOUT = env_float("IMAGE_FETCH_CONNECT_TIMEOUT", 5.0)
 IMAGE_FETCH_READ_TIMEOUT = env_float("IMAGE_FETCH_READ_TIMEOUT", 20.0)
+# The whole download of an imageUrl (name lookup, connects, redirects, every read): a web
+# thread waits on a client's URL at most this long.
+IMAGE_FETCH_DEADLINE_SECONDS = env_float("IMAGE_FETCH_DEADLINE_SECONDS", 30.0)
 # Local development and tests only: lets imageUrl and webhooks reach private addresses.
 UPSCALER_ALLOW_PRIVATE_URLS = env_bool("UPSCALER_ALLOW_PRIVATE_URLS", False)
 

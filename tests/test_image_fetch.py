@@ -1,8 +1,10 @@
-"""Downloading imageUrl: HTTPS by host name, and one deadline for the whole download.
-Against real servers on 127.0.0.1 (UPSCALER_ALLOW_PRIVATE_URLS is on in tests)."""
+"""Downloading imageUrl: HTTPS by host name, the overall deadline, the caps on downloads in
+flight. Against real servers on 127.0.0.1 (UPSCALER_ALLOW_PRIVATE_URLS is on in tests)."""
 
 from __future__ import annotations
 
+import base64
+import logging
 import socket
 import threading
 import time
@@ -10,8 +12,9 @@ import time
 import pytest
 import requests.adapters
 
-from jobs import safe_http
+from jobs import safe_http, submission
 from jobs.models import Job
+from jobs.submission import fetch_slot
 from tests import images
 from tests.servers import FileServer, TrickleServer, make_certificate
 
@@ -127,3 +130,54 @@ def test_a_submit_to_a_slow_server_fails_by_the_deadline_and_charges_nothing(api
     assert elapsed < DEADLINE + SLACK
     account.refresh_from_db()
     assert account.balance == 100 and not Job.objects.exists()
+
+
+# --- Downloads in flight: per account (shared by every web process) and per process ---------
+
+
+def test_it_caps_downloads_in_flight_per_account(api, account, other_account, file_server, settings):
+    settings.IMAGE_FETCH_MAX_IN_FLIGHT_PER_ACCOUNT = 2
+    url = file_server.add("/a.png", images.png(), "image/png")
+    with fetch_slot(account), fetch_slot(account):  # two downloads of this account in flight
+        r = api.post("precise-upscale", {"input": {"imageUrl": url}})
+        assert r.status_code == 429, r.content
+        assert int(r["Retry-After"]) >= 1
+        assert "already has 2 image downloads in progress" in r.json()["error"]
+        # Images sent in the request need no download; other accounts have their own slots.
+        data = base64.b64encode(images.png()).decode()
+        assert api.post("precise-upscale", {"input": {"imageBase64": data}}).status_code == 200
+        other = api.as_key(other_account.raw_key)
+        assert other.post("precise-upscale", {"input": {"imageUrl": url}}).status_code == 200
+    assert api.post("precise-upscale", {"input": {"imageUrl": url}}).status_code == 200
+    account.refresh_from_db()
+    assert account.balance == 98  # the two that were queued, not the refused one
+
+
+def test_it_caps_downloads_in_flight_per_process(api, other_account, file_server, settings):
+    settings.IMAGE_FETCH_MAX_IN_FLIGHT_PER_PROCESS = 1
+    url = file_server.add("/a.png", images.png(), "image/png")
+    with fetch_slot(other_account):
+        r = api.post("precise-upscale", {"input": {"imageUrl": url}})
+        assert r.status_code == 429 and "as many images as it can at once" in r.json()["error"], r.content
+    assert api.post("precise-upscale", {"input": {"imageUrl": url}}).status_code == 200
+
+
+def test_every_download_gives_its_slot_back(api, file_server, settings):
+    settings.IMAGE_FETCH_MAX_IN_FLIGHT_PER_ACCOUNT = 1
+    settings.IMAGE_FETCH_MAX_IN_FLIGHT_PER_PROCESS = 1
+    settings.MAX_INPUT_BYTES = 1000
+    file_server.files["/big"] = (200, {}, b"x" * 5000)
+    file_server.add("/small.png", images.png(), "image/png")
+    for path in ["/missing", "/big", "/small.png", "/small.png"]:
+        r = api.post("precise-upscale", {"input": {"imageUrl": file_server.url + path}})
+        assert r.status_code in (200, 400), (path, r.content)
+    assert submission.process_fetches.count == 0
+
+
+def test_an_unreachable_counter_store_does_not_stop_downloads(api, file_server, settings, caplog):
+    settings.COUNTER_STORE = "redis"
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+    url = file_server.add("/a.png", images.png(), "image/png")
+    with caplog.at_level(logging.WARNING):
+        assert api.post("precise-upscale", {"input": {"imageUrl": url}}).status_code == 200
+    assert "downloading without the per-account cap" in caplog.text

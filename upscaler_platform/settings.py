@@ -151,6 +151,10 @@ IMAGE_FETCH_READ_TIMEOUT = env_float("IMAGE_FETCH_READ_TIMEOUT", 20.0)
 # The whole download of an imageUrl (name lookup, connects, redirects, every read): a web
 # thread waits on a client's URL at most this long.
 IMAGE_FETCH_DEADLINE_SECONDS = env_float("IMAGE_FETCH_DEADLINE_SECONDS", 30.0)
+# Downloads in flight at once: per account, counted across every web process (Redis, or the
+# database), and per web process, so slow image servers cannot take every web thread.
+IMAGE_FETCH_MAX_IN_FLIGHT_PER_ACCOUNT = env_int("IMAGE_FETCH_MAX_IN_FLIGHT_PER_ACCOUNT", 4)
+IMAGE_FETCH_MAX_IN_FLIGHT_PER_PROCESS = env_int("IMAGE_FETCH_MAX_IN_FLIGHT_PER_PROCESS", 8)
 # Local development and tests only: lets imageUrl and webhooks reach private addresses.
 UPSCALER_ALLOW_PRIVATE_URLS = env_bool("UPSCALER_ALLOW_PRIVATE_URLS", False)
 

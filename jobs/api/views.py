@@ -110,7 +110,7 @@ class SubmitView(ApiView):
         return response
 
     def _submit(self, request: Request, validated: dict, webhook: str, upload) -> Response:
-        image = read_image(validated, upload)
+        image = read_image(validated, upload, account=request.user)
         validated.pop("imageBase64", None)
         job = submit(request.user, Submission(self.mode, validated, webhook, base_url=request_base_url(request)), image)
         return Response({"id": str(job.id), "status": job.status, "creditCost": job.credit_cost})

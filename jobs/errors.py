@@ -74,7 +74,7 @@ class QueueFull(Throttled):
 
 
 class TooManyFetches(Throttled):
-    """The account has the most image downloads in flight allowed."""
+    """The most image downloads in flight allowed: the account's, or this web process's."""
 
 
 class ModelNotInstalled(DomainError):

@@ -191,3 +191,20 @@ class IdempotencyRecord(models.Model):
             # Concurrent duplicates: exactly one INSERT wins, the others wait for its answer.
             models.UniqueConstraint(fields=["account", "key"], name="idempotency_key_per_account"),
         ]
+
+
+class Counter(models.Model):
+    """A named count that expires, for deployments without Redis (jobs/counters.py): the rate
+    limiter's windows and the slots of image downloads in flight. Written only by single
+    atomic statements (upserts), so concurrent requests are each counted once."""
+
+    name = models.CharField(max_length=200, primary_key=True)
+    count = models.BigIntegerField(default=0)
+    # A slot's holder (a random token): only the request that took the slot frees it.
+    holder = models.CharField(max_length=32, blank=True, default="")
+    # Epoch seconds. An expired row counts as absent; indexed for the cleanup
+    # DELETE ... WHERE expires_at <= now that runs when a counter starts.
+    expires_at = models.FloatField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} = {self.count}"

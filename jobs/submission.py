@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 import math
 import random
+import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -18,7 +22,7 @@ from django.db import transaction
 from billing import ledger, pricing
 from billing.models import Account
 from inference.imageio import MAX_SIDE, ImageError, ImageInfo, probe_image
-from jobs import capabilities, lifecycle, safe_http, storage
+from jobs import capabilities, counters, lifecycle, safe_http, storage
 from jobs.errors import (
     ImageFetchFailed,
     ImageInvalid,
@@ -28,8 +32,11 @@ from jobs.errors import (
     ModelNotInstalled,
     OutputTooLarge,
     QueueFull,
+    TooManyFetches,
 )
 from jobs.models import Job, OutputFormat
+
+log = logging.getLogger(__name__)
 
 EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
 
@@ -71,8 +78,10 @@ def clean_webhook(value: object, field: str = "webhook") -> str:
     return url
 
 
-def read_image(fields: dict, upload=None) -> bytes:
-    """The image bytes from exactly one of: multipart file `image`, imageUrl, imageBase64."""
+def read_image(fields: dict, upload=None, *, account: Account) -> bytes:
+    """The image bytes from exactly one of: multipart file `image`, imageUrl, imageBase64.
+    An imageUrl is downloaded within IMAGE_FETCH_DEADLINE_SECONDS, holding one of the
+    account's download slots (TooManyFetches when they are all taken)."""
     sources = [
         name
         for name, present in (
@@ -94,11 +103,78 @@ def read_image(fields: dict, upload=None) -> bytes:
             raise ImageTooLarge(max_bytes, field="image")
         return upload.read()
     if fields.get("imageUrl"):
-        try:
-            return safe_http.fetch(fields["imageUrl"], max_bytes=max_bytes)
-        except safe_http.FetchError as exc:
-            raise ImageFetchFailed(str(exc), field="imageUrl") from None
+        with fetch_slot(account):
+            try:
+                return safe_http.fetch(
+                    fields["imageUrl"], max_bytes=max_bytes, deadline_seconds=settings.IMAGE_FETCH_DEADLINE_SECONDS
+                )
+            except safe_http.FetchError as exc:
+                raise ImageFetchFailed(str(exc), field="imageUrl") from None
     return decode_base64(fields["imageBase64"], max_bytes)
+
+
+class _InFlight:
+    """How many downloads this process is running (web threads waiting on client URLs)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.count = 0
+
+    def enter(self, cap: int) -> bool:
+        with self._lock:
+            if self.count >= cap:
+                return False
+            self.count += 1
+            return True
+
+    def leave(self) -> None:
+        with self._lock:
+            self.count -= 1
+
+
+process_fetches = _InFlight()
+
+
+@contextmanager
+def fetch_slot(account: Account) -> Iterator[None]:
+    """Hold one of the account's download slots (shared by every web process) and one of this
+    process's while the block runs; TooManyFetches when either cap is reached. The account's
+    cap is checked first, so which process a request lands on does not change whose
+    downloads are refused. A slot expires by itself if its process dies. If the counter store
+    is unreachable the account's cap is skipped (logged): the deadline still bounds each
+    download, and the process cap holds."""
+    retry_after = max(1, min(5, math.ceil(settings.IMAGE_FETCH_DEADLINE_SECONDS)))
+    per_account = settings.IMAGE_FETCH_MAX_IN_FLIGHT_PER_ACCOUNT
+    try:
+        slot = counters.acquire(f"fetch:{account.pk}", per_account, ttl=settings.IMAGE_FETCH_DEADLINE_SECONDS + 30)
+    except counters.Unavailable:
+        log.warning("counter store unreachable; downloading without the per-account cap", exc_info=True)
+        slot, capped = None, False
+    else:
+        capped = True
+    if capped and slot is None:
+        raise TooManyFetches(
+            f"This account already has {per_account} image downloads in progress, the most allowed at once; "
+            f"retry in {retry_after} seconds (or send the image itself, in imageBase64 or a multipart file).",
+            retry_after=retry_after,
+        )
+    try:
+        if not process_fetches.enter(settings.IMAGE_FETCH_MAX_IN_FLIGHT_PER_PROCESS):
+            raise TooManyFetches(
+                f"This server is downloading as many images as it can at once; retry in {retry_after} seconds "
+                "(or send the image itself, in imageBase64 or a multipart file).",
+                retry_after=retry_after,
+            )
+        try:
+            yield
+        finally:
+            process_fetches.leave()
+    finally:
+        if slot is not None:
+            try:
+                counters.release(slot)
+            except counters.Unavailable:
+                log.warning("counter store unreachable; the download slot will expire by itself", exc_info=True)
 
 
 def decode_base64(text: str, max_bytes: int) -> bytes:

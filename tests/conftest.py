@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -188,6 +189,26 @@ class WorkerProcess:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def gunicorn_command(port: int, *extra: str) -> list[str]:
+    """The web server as every deployment starts it (upscaler_platform/gunicorn_conf.py), on
+    127.0.0.1:port; `extra` options override the config file's."""
+    from jobs.management.commands.run_embedded import GUNICORN_CONFIG
+
+    return [
+        str(Path(sys.executable).parent / "gunicorn"),
+        f"--config={GUNICORN_CONFIG}",
+        "upscaler_platform.wsgi",
+        f"--bind=127.0.0.1:{port}",
+        *extra,
+    ]
 
 
 def worker_env(live_server_url: str, **extra) -> dict:

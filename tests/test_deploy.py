@@ -729,6 +729,50 @@ def test_kustomize_builds(tmp_path):
     assert images == {"upscaler-platform-web:latest", "upscaler-platform-worker:latest"}
 
 
+# --- The web server ----------------------------------------------------------------------------
+
+GUNICORN_CONFIG = "--config=python:upscaler_platform.gunicorn_conf"
+# Settings that belong in the config file, where they are chosen together and explained.
+CONFIG_FILE_ONLY = ("-k", "--worker-class", "--threads", "-t", "--timeout", "--graceful-timeout")
+
+
+def web_commands(compose, manifests) -> dict[str, list[str]]:
+    from jobs.management.commands.run_embedded import web_command
+
+    cmd = [args for instr, args in dockerfile_instructions(WEB_DOCKERFILE) if instr == "CMD"]
+    k8s = by_kind(manifests, "Deployment")["upscaler-web"]["spec"]["template"]["spec"]["containers"][0]
+    return {
+        "make run": web_command("127.0.0.1", 8000, 2),
+        "deploy/Dockerfile.web": yaml.safe_load(cmd[-1]),
+        "docker-compose.yml": compose["services"]["web"]["command"],
+        "deploy/k8s/web.yaml": k8s["command"],
+    }
+
+
+def test_every_web_server_runs_the_gunicorn_config(compose, manifests):
+    for where, command in web_commands(compose, manifests).items():
+        assert Path(command[0]).name == "gunicorn", where
+        assert GUNICORN_CONFIG in command, f"{where} does not use upscaler_platform/gunicorn_conf.py"
+        overridden = [arg for arg in command if arg.split("=", 1)[0] in CONFIG_FILE_ONLY]
+        assert not overridden, f"{where} overrides the config file with {overridden}"
+        assert_wsgi_target(next(arg for arg in command[1:] if not arg.startswith("-")))
+
+
+def test_the_gunicorn_config_keeps_threads_free_and_outlasts_requests(compose, manifests):
+    from upscaler_platform import gunicorn_conf as conf
+
+    assert conf.worker_class == "gthread"
+    assert conf.threads > conf.THREADS_HELD, "slow requests could take every thread"
+    assert conf.timeout > conf.LONGEST_REQUEST_SECONDS and conf.graceful_timeout > conf.LONGEST_REQUEST_SECONDS
+    # The platforms wait for gunicorn's graceful stop, and the proxy for the longest request.
+    web = by_kind(manifests, "Deployment")["upscaler-web"]["spec"]["template"]["spec"]
+    assert web["terminationGracePeriodSeconds"] > conf.graceful_timeout
+    grace = re.fullmatch(r"(\d+)s", compose["services"]["web"]["stop_grace_period"])
+    assert grace and int(grace.group(1)) > conf.graceful_timeout
+    ingress = by_kind(manifests, "Ingress")["upscaler-web"]["metadata"]["annotations"]
+    assert int(ingress["nginx.ingress.kubernetes.io/proxy-read-timeout"]) > conf.LONGEST_REQUEST_SECONDS
+
+
 # --- The checks themselves can fail -----------------------------------------------------------
 
 

@@ -8,7 +8,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from standardwebhooks import Webhook
 from billing.models import LedgerEntry
 from jobs.models import Job, WebhookDelivery
 from tests import images
-from tests.conftest import worker_env
+from tests.conftest import gunicorn_command, worker_env
 from tests.flows import Client, download_image
 from tests.servers import WebhookReceiver
 
@@ -139,16 +138,7 @@ def test_jobs_submitted_while_redis_is_down_all_complete(own_redis, make_worker,
     env = worker_env(live_server.url, CELERY_BROKER_URL=own_redis.url, REDIS_URL=own_redis.url, **FAST_RECOVERY)
     port = free_port()
     web = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "gunicorn"),
-            "upscaler_platform.wsgi",
-            "-b",
-            f"127.0.0.1:{port}",
-            "-w",
-            "2",
-            "--timeout",
-            "60",
-        ],
+        gunicorn_command(port, "--workers=2"),
         cwd=REPO,
         env=env,
         stdout=open(tmp_path / "web.log", "wb"),

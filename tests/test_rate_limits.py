@@ -7,14 +7,13 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import requests
 
-from tests.conftest import worker_env
+from tests.conftest import gunicorn_command, worker_env
 
 REPO = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -35,14 +34,7 @@ def two_web_processes(live_server, broker, tmp_path):
         log = open(tmp_path / f"web{i}.log", "wb")
         procs.append(
             subprocess.Popen(
-                [
-                    str(Path(sys.executable).parent / "gunicorn"),
-                    "upscaler_platform.wsgi",
-                    "-b",
-                    f"127.0.0.1:{port}",
-                    "-w",
-                    "1",
-                ],
+                gunicorn_command(port, "--workers=1"),
                 cwd=REPO,
                 env=env,
                 stdout=log,

@@ -104,6 +104,7 @@ def finish_later(job_id, delay: float) -> threading.Thread:
 def test_a_waiter_wakes_when_the_job_ends(api, broker, settings, redis_configured):
     if not redis_configured:
         settings.REDIS_URL = ""  # the embedded default: backing-off polling
+        settings.COUNTER_STORE = "database"
     job_id = api.post("precise-upscale", body()).json()["id"]
     finisher = finish_later(job_id, 1.0)
     started = time.monotonic()

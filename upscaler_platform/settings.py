@@ -148,6 +148,13 @@ MAX_INPUT_PIXELS = env_int("MAX_INPUT_PIXELS", 50_000_000)
 MAX_OUTPUT_PIXELS = env_int("MAX_OUTPUT_PIXELS", 80_000_000)
 IMAGE_FETCH_CONNECT_TIMEOUT = env_float("IMAGE_FETCH_CONNECT_TIMEOUT", 5.0)
 IMAGE_FETCH_READ_TIMEOUT = env_float("IMAGE_FETCH_READ_TIMEOUT", 20.0)
+# The whole download of an imageUrl (name lookup, connects, redirects, every read): a web
+# thread waits on a client's URL at most this long.
+IMAGE_FETCH_DEADLINE_SECONDS = env_float("IMAGE_FETCH_DEADLINE_SECONDS", 30.0)
+# Downloads in flight at once: per account, counted across every web process (Redis, or the
+# database), and per web process, so slow image servers cannot take every web thread.
+IMAGE_FETCH_MAX_IN_FLIGHT_PER_ACCOUNT = env_int("IMAGE_FETCH_MAX_IN_FLIGHT_PER_ACCOUNT", 4)
+IMAGE_FETCH_MAX_IN_FLIGHT_PER_PROCESS = env_int("IMAGE_FETCH_MAX_IN_FLIGHT_PER_PROCESS", 8)
 # Local development and tests only: lets imageUrl and webhooks reach private addresses.
 UPSCALER_ALLOW_PRIVATE_URLS = env_bool("UPSCALER_ALLOW_PRIVATE_URLS", False)
 
@@ -160,7 +167,7 @@ PRICE_PER_OUTPUT_MEGAPIXEL = {
 }
 PRICE_FLAT = {"restore": env_int("PRICE_RESTORE", 8)}
 
-# --- Cache and rate limits (shared by every web process through Redis) -------------------------
+# --- Cache, counters and rate limits (shared by every web process) --------------------------
 REDIS_URL = env_str("REDIS_URL", "")
 # Prefixes every key this deployment writes to Redis (queues, rate-limit counters), so
 # several deployments, or test runs, can share one Redis server.
@@ -176,7 +183,9 @@ if REDIS_URL:
 else:
     # Embedded default: a cache in the SQLite database, shared by the web processes.
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "cache"}}
-RATE_LIMIT_CACHE = "default"
+# Where jobs/counters.py keeps the rate-limit windows and the download slots: Redis when
+# there is one, else the database's Counter table (atomic upserts).
+COUNTER_STORE = "redis" if REDIS_URL else "database"
 # (requests, window seconds) per API key and scope.
 RATE_LIMITS = {
     "submit": [

@@ -1,5 +1,6 @@
-"""Per-key rate limits in the shared cache (Redis in production), so every web process
-counts against the same windows. Fixed windows: INCR a counter that expires with its window."""
+"""The API's per-key rate limits. Fixed windows: one shared counter per key, scope and window
+(jobs/counters.py: Redis, or the database on the embedded default), incremented atomically,
+so every web process counts against the same windows and none is over-admitted."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ import time
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.cache import caches
 
+from jobs import counters
 from jobs.errors import RateLimited
 
 log = logging.getLogger(__name__)
@@ -27,20 +28,17 @@ def windows(scope: str) -> list[Window]:
 
 def check(key_id: int, scope: str) -> dict[str, str]:
     """Count one request; raise a 429 when a window is full. Returns the X-RateLimit headers
-    for the tightest window. If the cache is unreachable the request is let through (logged):
-    a rate limiter must not take the API down with it."""
+    for the tightest window. If the counter store is unreachable the request is let through
+    (logged): a rate limiter must not take the API down with it."""
     now = time.time()
-    cache = caches[settings.RATE_LIMIT_CACHE]
     tightest: dict[str, str] = {}
     tightest_remaining = None
     for window in windows(scope):
         start = int(now // window.seconds) * window.seconds
         reset = max(int(start + window.seconds - now), 1)
-        counter = f"rl:{scope}:{key_id}:{window.seconds}:{start}"
         try:
-            cache.add(counter, 0, timeout=window.seconds + 5)
-            used = cache.incr(counter)
-        except Exception:
+            used = counters.incr(f"rl:{scope}:{key_id}:{window.seconds}:{start}", ttl=window.seconds + 5)
+        except counters.Unavailable:
             log.warning("rate limit store unreachable; letting the request through", exc_info=True)
             return {}
         remaining = max(window.limit - used, 0)

@@ -111,7 +111,7 @@ class SubmitView(ApiView):
         return response
 
     def _submit(self, request: Request, validated: dict, webhook: str, upload) -> Response:
-        image = read_image(validated, upload)
+        image = read_image(validated, upload, account=request.user)
         validated.pop("imageBase64", None)
         submission = Submission(
             self.mode,

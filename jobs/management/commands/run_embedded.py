@@ -13,6 +13,19 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+GUNICORN_CONFIG = "python:upscaler_platform.gunicorn_conf"
+
+
+def web_command(host: str, port: int, workers: int) -> list[str]:
+    """gunicorn as every deployment runs it: its settings in upscaler_platform/gunicorn_conf.py."""
+    return [
+        os.path.join(os.path.dirname(sys.executable), "gunicorn"),
+        f"--config={GUNICORN_CONFIG}",
+        "upscaler_platform.wsgi",
+        f"--bind={host}:{port}",
+        f"--workers={workers}",
+    ]
+
 
 class Command(BaseCommand):
     help = "Start the web app and a worker on this machine (the embedded default)."
@@ -25,18 +38,7 @@ class Command(BaseCommand):
 
     def handle(self, host, port, web_workers, worker_concurrency, **options):
         bindir = os.path.dirname(sys.executable)
-        web = [
-            os.path.join(bindir, "gunicorn"),
-            "upscaler_platform.wsgi",
-            "--bind",
-            f"{host}:{port}",
-            "--workers",
-            str(web_workers),
-            "--threads",
-            "4",
-            "--access-logfile",
-            "-",
-        ]
+        web = web_command(host, port, web_workers)
         worker = [
             os.path.join(bindir, "celery"),
             "-A",

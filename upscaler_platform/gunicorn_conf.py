@@ -1,0 +1,47 @@
+"""The web server's settings, in one place. `make run`, the image, Compose and Kubernetes all
+start the API as
+
+    gunicorn --config=python:upscaler_platform.gunicorn_conf upscaler_platform.wsgi --bind=...
+
+(Compose also passes --workers). gthread workers: a request holds one thread, not the
+process, and the main loop keeps accepting connections, serving kept-alive ones and telling
+the arbiter it is alive while threads wait. So the API keeps answering as long as some
+threads are free.
+
+What holds a thread, and how long (per worker process):
+- every request while it runs: milliseconds for most;
+- a submit with an imageUrl while it downloads: at most IMAGE_FETCH_DEADLINE_SECONDS, and at
+  most IMAGE_FETCH_MAX_IN_FLIGHT_PER_PROCESS of them at once (more get a 429);
+- a synchronous answer (`Prefer: wait=N`, the vendor APIs that answer when the upscale is
+  done) while it waits for its job: at most SYNC_WAIT_MAX_SECONDS, and at most
+  SYNC_WAIT_MAX_CONCURRENT at once (past it the request is answered without waiting);
+- a client that sends its body slowly, as long as it takes: keep a buffering proxy in
+  front (the Kubernetes Ingress, nginx, buffers request bodies).
+Whatever else comes to hold threads for long must be capped per process too: add the cap to
+THREADS_HELD and its longest wait to LONGEST_REQUEST_SECONDS, and the defaults below follow.
+"""
+
+from __future__ import annotations
+
+import math
+
+from upscaler_platform import settings as app
+from upscaler_platform.env import env_int
+
+# Threads slow requests may hold at once in one process, and threads kept for the rest.
+THREADS_HELD = app.IMAGE_FETCH_MAX_IN_FLIGHT_PER_PROCESS + app.SYNC_WAIT_MAX_CONCURRENT
+RESERVED_THREADS = 8
+# The longest request allowed: a submit's download, then decoding, storing and queueing,
+# then the longest synchronous wait for the job.
+LONGEST_REQUEST_SECONDS = app.IMAGE_FETCH_DEADLINE_SECONDS + 30 + app.SYNC_WAIT_MAX_SECONDS
+
+worker_class = "gthread"
+workers = env_int("WEB_CONCURRENCY", 4)
+threads = env_int("WEB_THREADS", THREADS_HELD + RESERVED_THREADS)
+# With gthread, `timeout` only catches a process whose main loop is stuck; graceful_timeout
+# lets requests in flight finish on a restart or a scale-down. Both outlast the longest
+# request, and so must the platforms' own grace periods (terminationGracePeriodSeconds in
+# deploy/k8s/web.yaml, stop_grace_period in docker-compose.yml; tests/test_deploy.py checks).
+timeout = math.ceil(LONGEST_REQUEST_SECONDS) + 10
+graceful_timeout = timeout
+accesslog = "-"

@@ -1,9 +1,12 @@
 """API load run: 200 concurrent status readers (wrk) and a steady stream of submits
-(Python), against gunicorn on PostgreSQL and Redis on 127.0.0.1, bounded in time.
+(Python), against gunicorn on PostgreSQL and Redis on 127.0.0.1, bounded in time; then
+status polls alone, without and with 50 submits held open by `Prefer: wait=N`.
 
-Prints submit and status p50/p99 latency and requests per second; exits 1 on any error
-(non-2xx, socket error). Rate limits are raised for the run: it measures capacity, not
-the limiter. Usage: python bench/api.py [--duration 20] [--readers 200] [--submit-rate 5]
+Prints submit and status p50/p99 latency and requests per second, and the poll latency
+beside the held waits; exits 1 on any error (non-2xx, socket error). Rate limits are raised
+for the run: it measures capacity, not the limiter. No inference worker runs, so held waits
+stay held for their whole N. Usage: python bench/api.py [--duration 20] [--readers 200]
+[--submit-rate 5] [--held-waits 50] [--poll-duration 10] [--pollers 20]
 """
 
 from __future__ import annotations
@@ -93,12 +96,85 @@ def parse_wrk(text: str) -> dict:
     }
 
 
+def threads_per_worker(env: dict) -> int:
+    code = "from upscaler_platform import gunicorn_conf; print(gunicorn_conf.threads)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True)
+    return int(out.stdout.strip() or 0)
+
+
+def run_wrk(key: str, url: str, connections: int, duration: int) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", "--timeout", "10s"]
+        + ["-H", f"Authorization: Bearer {key}", url],
+        capture_output=True,
+        text=True,
+        timeout=duration + 60,
+    )
+
+
+def held_waits_run(base: str, key: str, body: dict, status_url: str, args) -> int:
+    """Status polls alone, then the same polls while `--held-waits` submits wait on their
+    jobs (`Prefer: wait=N`, nothing runs them). Prints both; returns the number of errors."""
+    baseline = parse_wrk(run_wrk(key, status_url, args.pollers, args.poll_duration).stdout)
+
+    wait_for = args.poll_duration + 8
+    answers: list[requests.Response | Exception] = []
+    lock = threading.Lock()
+
+    def hold():
+        try:
+            r = requests.post(
+                f"{base}/api/v1/precise-upscale",
+                json=body,
+                headers={"Authorization": f"Bearer {key}", "Prefer": f"wait={wait_for}"},
+                timeout=wait_for + 60,
+            )
+        except requests.RequestException as exc:
+            r = exc
+        with lock:
+            answers.append(r)
+
+    holders = [threading.Thread(target=hold) for _ in range(args.held_waits)]
+    for holder in holders:
+        holder.start()
+    time.sleep(3)  # let every submit be stored and start waiting
+    with lock:
+        early = len(answers)  # answered at once: over a process's wait cap
+    held = parse_wrk(run_wrk(key, status_url, args.pollers, args.poll_duration).stdout)
+    for holder in holders:
+        holder.join()
+    applied = sum(1 for r in answers if isinstance(r, requests.Response) and "Preference-Applied" in r.headers)
+    failed = [r for r in answers if not isinstance(r, requests.Response) or r.status_code != 200]
+
+    print()
+    print(
+        f"Status polls ({args.pollers} connections, {args.poll_duration}s each), without and with "
+        f"{args.held_waits} submits held by Prefer: wait={wait_for} ({applied} held the whole wait, "
+        f"{early} answered at once past a process's SYNC_WAIT_MAX_CONCURRENT)"
+    )
+    print(f"{'run':<16} {'requests':>9} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
+    for name, run in (("no held waits", baseline), (f"{args.held_waits} held waits", held)):
+        print(
+            f"{name:<16} {run['requests']:>9} {run['rps']:>9.1f} {run['p50_ms']:>8.1f} "
+            f"{run['p99_ms']:>8.1f} {run['errors']:>7}"
+        )
+    print(
+        f"held / alone: p50 {held['p50_ms'] / baseline['p50_ms']:.2f}x, p99 {held['p99_ms'] / baseline['p99_ms']:.2f}x"
+    )
+    if failed:
+        print("HELD WAIT ERRORS:", [getattr(r, "status_code", r) for r in failed][:5])
+    return baseline["errors"] + held["errors"] + len(failed)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=20, help="seconds of load")
     parser.add_argument("--readers", type=int, default=200, help="concurrent status readers")
     parser.add_argument("--submit-rate", type=float, default=5.0, help="submits per second")
     parser.add_argument("--web-workers", type=int, default=3)
+    parser.add_argument("--held-waits", type=int, default=50, help="submits held open by Prefer: wait")
+    parser.add_argument("--poll-duration", type=int, default=10, help="seconds of each poll-only run")
+    parser.add_argument("--pollers", type=int, default=20, help="concurrent status pollers in the poll-only runs")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed (Debian: apt-get install wrk)")
@@ -118,7 +194,6 @@ def main() -> int:
             "upscaler_platform.wsgi",
             f"--bind=127.0.0.1:{port}",
             f"--workers={args.web_workers}",
-            "--threads=8",  # the measured configuration (README)
             "--access-logfile=/dev/null",  # the config logs every request; not here
             "--log-level=warning",
         ],
@@ -163,23 +238,7 @@ def main() -> int:
 
         thread = threading.Thread(target=submitter)
         thread.start()
-        wrk = subprocess.run(
-            [
-                "wrk",
-                "-t2",
-                f"-c{args.readers}",
-                f"-d{args.duration}s",
-                "--latency",
-                "--timeout",
-                "10s",
-                "-H",
-                f"Authorization: Bearer {key}",
-                status_url,
-            ],
-            capture_output=True,
-            text=True,
-            timeout=args.duration + 60,
-        )
+        wrk = run_wrk(key, status_url, args.readers, args.duration)
         stop.set()
         thread.join()
         status = parse_wrk(wrk.stdout)
@@ -188,7 +247,7 @@ def main() -> int:
         print(
             f"API load run: {args.duration}s, {args.readers} concurrent status readers (wrk), "
             f"submits paced at up to {args.submit_rate:g}/s from one client, "
-            f"gunicorn {args.web_workers} workers x 8 threads, "
+            f"gunicorn {args.web_workers} workers x {threads_per_worker(env)} threads, "
             f"{os.cpu_count()} CPU cores shared by server and load"
         )
         print(f"{'endpoint':<10} {'requests':>9} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
@@ -204,6 +263,7 @@ def main() -> int:
         errors = status["errors"] + len(submit_errors)
         if errors:
             print("ERRORS:", submit_errors[:5], wrk.stdout[-500:])
+        errors += held_waits_run(base, key, body, status_url, args)
         return 1 if errors else 0
     finally:
         os.killpg(web.pid, signal.SIGTERM)

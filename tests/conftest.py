@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import redis
+import requests
 
 from tests.servers import FileServer, WebhookReceiver
 
@@ -248,3 +249,39 @@ def make_worker(django_db_setup, live_server, broker, tmp_path):
     yield start
     for worker in started:
         worker.stop()
+
+
+@pytest.fixture
+def gunicorn_server(broker, tmp_path):
+    """Start the web server as deployments run it (gunicorn with the project's config) on a
+    free port, against the test database and Redis: `base_url = gunicorn_server(**env)`.
+    Stopped after the test."""
+    started: list[subprocess.Popen] = []
+
+    def start(**extra_env: str) -> str:
+        port = free_port()
+        log_path = tmp_path / f"web{len(started)}.log"
+        proc = subprocess.Popen(
+            gunicorn_command(port),
+            cwd=REPO,
+            env=worker_env("http://127.0.0.1", **extra_env),
+            stdout=open(log_path, "wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        started.append(proc)
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if requests.get(base + "/healthz", timeout=5).status_code == 200:
+                    return base
+            except requests.RequestException:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, log_path.read_text()[-3000:]
+            time.sleep(0.2)
+
+    yield start
+    for proc in started:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)

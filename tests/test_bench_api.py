@@ -14,7 +14,8 @@ pytestmark = pytest.mark.slow
 
 def test_the_load_run_reports_figures_and_no_errors():
     out = subprocess.run(
-        [sys.executable, "bench/api.py", "--duration", "4", "--readers", "50"],
+        [sys.executable, "bench/api.py", "--duration", "4", "--readers", "50"]
+        + ["--held-waits", "10", "--poll-duration", "3", "--pollers", "5"],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -26,3 +27,7 @@ def test_the_load_run_reports_figures_and_no_errors():
     }
     assert float(lines["status"][2]) > 0 and lines["status"][5] == "0"
     assert int(lines["submit"][1]) > 0 and lines["submit"][5] == "0"
+    held = next(line for line in out.stdout.splitlines() if line.startswith("Status polls"))
+    assert "(10 held the whole wait" in held, out.stdout
+    rows = [line.split() for line in out.stdout.splitlines() if line.startswith(("no held waits", "10 held waits"))]
+    assert len(rows) == 2 and all(float(row[4]) > 0 and row[-1] == "0" for row in rows), out.stdout

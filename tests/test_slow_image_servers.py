@@ -5,9 +5,6 @@ while a fourth account and the health probe keep getting answers."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -17,7 +14,6 @@ import requests
 
 from billing.models import LedgerEntry
 from jobs.models import Job
-from tests.conftest import free_port, gunicorn_command, worker_env
 from tests.servers import TrickleServer
 
 REPO = Path(__file__).resolve().parent.parent
@@ -40,37 +36,13 @@ def make_account(name: str):
 
 
 @pytest.fixture
-def web(broker, tmp_path):
+def web(gunicorn_server):
     """gunicorn on a free port: two worker processes with the config's threads."""
-    port = free_port()
-    env = worker_env(
-        "http://127.0.0.1",
+    return gunicorn_server(
         IMAGE_FETCH_DEADLINE_SECONDS=str(DEADLINE),
         IMAGE_FETCH_MAX_IN_FLIGHT_PER_ACCOUNT=str(PER_ACCOUNT),
         WEB_CONCURRENCY="2",
     )
-    log_path = tmp_path / "web.log"
-    proc = subprocess.Popen(
-        gunicorn_command(port),
-        cwd=REPO,
-        env=env,
-        stdout=open(log_path, "wb"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if requests.get(base + "/healthz", timeout=5).status_code == 200:
-                break
-        except requests.RequestException:
-            pass
-        assert proc.poll() is None and time.monotonic() < deadline, log_path.read_text()[-3000:]
-        time.sleep(0.2)
-    yield base
-    os.killpg(proc.pid, signal.SIGTERM)
-    proc.wait(timeout=30)
 
 
 def timed(method: str, url: str, **kwargs) -> tuple[requests.Response, float]:

@@ -21,8 +21,6 @@ WORKER_NAME = socket.gethostname()
 
 
 @shared_task(
-    acks_late=True,
-    reject_on_worker_lost=True,
     soft_time_limit=settings.JOB_TIME_LIMIT_SECONDS,
     time_limit=settings.JOB_TIME_LIMIT_SECONDS + 60,
 )
@@ -41,7 +39,7 @@ def run_job(job_id: str) -> None:
         lifecycle.fail(job, client_message(exc))
 
 
-@shared_task(acks_late=True)
+@shared_task
 def deliver_webhook(job_id: str, manual: bool = False) -> None:
     """One delivery attempt; schedules the next one with backoff while retries remain."""
     job = Job.objects.select_related("account").filter(pk=job_id).first()

@@ -3,15 +3,14 @@ every attempt. The retry policy lives here too."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import random
 import time
+from datetime import UTC, datetime
 
 import requests
 from django.conf import settings
+from standardwebhooks import Webhook
 
 from jobs import safe_http, surfaces
 from jobs.models import Job, WebhookDelivery
@@ -22,15 +21,11 @@ HONOURS_RETRY_AFTER = {429, 503}
 MAX_RETRY_AFTER_SECONDS = 3600
 
 
-def sign(secret: str, msg_id: str, timestamp: int, body: str) -> str:
-    """`v1,<base64 HMAC-SHA256 of id.timestamp.body>` with a `whsec_<base64>` secret."""
-    key = base64.b64decode(secret.removeprefix("whsec_"))
-    digest = hmac.new(key, f"{msg_id}.{timestamp}.{body}".encode(), hashlib.sha256).digest()
-    return "v1," + base64.b64encode(digest).decode()
-
-
 def signature_header(account, msg_id: str, timestamp: int, body: str) -> str:
-    return " ".join(sign(secret, msg_id, timestamp, body) for secret in account.valid_webhook_secrets())
+    """`v1,<signature>` with each of the account's valid secrets, space-separated: during a
+    rotation the receiver verifies with either the new or the old one."""
+    when = datetime.fromtimestamp(timestamp, tz=UTC)
+    return " ".join(Webhook(secret).sign(msg_id, when, body) for secret in account.valid_webhook_secrets())
 
 
 def deliver(job: Job, attempt: int) -> tuple[WebhookDelivery, float | None]:

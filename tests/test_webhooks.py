@@ -102,3 +102,13 @@ def test_backoff_grows_exponentially_with_jitter_and_honours_retry_after(setting
         assert nominal * 0.8 <= delay <= nominal * 1.2
     assert webhooks.backoff_seconds(1, retry_after=120) == 120
     assert webhooks.backoff_seconds(1, retry_after=10**9) == webhooks.MAX_RETRY_AFTER_SECONDS
+
+
+def test_the_signature_is_the_standard_webhooks_one_for_each_valid_secret(account):
+    from datetime import UTC, datetime
+
+    old = account.webhook_secret
+    new = account.rotate_webhook_secret()
+    header = webhooks.signature_header(account, "msg_1", 1_700_000_000, '{"a":1}')
+    when = datetime.fromtimestamp(1_700_000_000, tz=UTC)
+    assert header.split(" ") == [Webhook(s).sign("msg_1", when, '{"a":1}') for s in (new, old)]

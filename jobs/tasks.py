@@ -39,22 +39,50 @@ def run_job(job_id: str) -> None:
         lifecycle.fail(job, client_message(exc))
 
 
-@shared_task
-def deliver_webhook(job_id: str, manual: bool = False) -> None:
-    """One delivery attempt; schedules the next one with backoff while retries remain."""
+# No Celery limit on retries: the retry policy (jobs/webhooks.py) counts attempts in the
+# database, where retries scheduled by the dispatcher are counted too.
+@shared_task(bind=True, max_retries=None)
+def deliver_webhook(self, job_id: str, manual: bool = False, retry_of: int | None = None) -> None:
+    """One delivery attempt: the first (no arguments), the retry of attempt row `retry_of`,
+    or a manual redelivery (never retried). The attempt is claimed in the database before it
+    is sent, so a message delivered twice sends it once. A failure schedules the next
+    attempt: a Celery retry with a countdown, or the dispatcher for longer waits."""
     job = Job.objects.select_related("account").filter(pk=job_id).first()
     if job is None or not job.webhook_url or not job.is_finished:
         return
-    deliveries = job.webhook_deliveries
-    if not manual and deliveries.filter(succeeded=True).exists():
+    if manual:
+        record = webhooks.claim_next(job)
+    elif retry_of is not None:
+        record = webhooks.claim_retry(job, retry_of)
+    else:
+        record = webhooks.claim_attempt(job, 1)
+    if record is None:
+        return  # another worker has sent this attempt
+    recorded, retry_after = webhooks.send(job, record)
+    if manual or not recorded:
         return
-    attempt = deliveries.count() + 1
-    if not manual and attempt > 1 + settings.WEBHOOK_MAX_RETRIES:
-        return
-    record, retry_after = webhooks.deliver(job, attempt)
-    if manual or not webhooks.should_retry(record) or attempt > settings.WEBHOOK_MAX_RETRIES:
-        return
-    deliver_webhook.apply_async(args=[job_id], countdown=webhooks.backoff_seconds(attempt, retry_after))
+    countdown = webhooks.schedule_retry(record, retry_after)
+    if countdown is not None:
+        raise self.retry(countdown=countdown, kwargs={"retry_of": record.pk})
+
+
+@shared_task
+def dispatch_webhooks() -> dict:
+    """Send the webhook retries the database says are due: waits longer than a countdown
+    may be, retries whose Celery message was lost, and attempts whose worker died while
+    sending them."""
+    now = timezone.now()
+    stalled = webhooks.recover_stalled(now)
+    sent = 0
+    for job_id, delivery_id in webhooks.due_retries(now):
+        try:
+            deliver_webhook.apply_async(args=[job_id], kwargs={"retry_of": delivery_id})
+        except Exception:
+            # Leased but not sent: it comes round again when the lease is up.
+            log.exception("Could not queue the webhook retry for job %s; the next dispatch will", job_id)
+            break
+        sent += 1
+    return {"sent": sent, "stalled": stalled}
 
 
 @shared_task

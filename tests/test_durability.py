@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 from django.conf import settings
+from django.utils import timezone
 from standardwebhooks import Webhook
 
 from billing.models import LedgerEntry
@@ -242,3 +243,24 @@ def test_a_webhook_receiver_down_then_failing_then_up_gets_it_once(make_worker, 
         headers = {k.lower(): v for k, v in call["headers"].items()}
         assert Webhook(secret).verify(call["body"], headers) == final
     assert calls[0]["headers"]["webhook-id"] == calls[1]["headers"]["webhook-id"]
+
+
+def test_a_webhook_message_delivered_twice_sends_each_attempt_once(make_worker, live_server, account):
+    client = Client(live_server.url, account.raw_key)
+    with WebhookReceiver(responses=[500], delay=1.0) as receiver:
+        data = base64.b64encode(images.png(16, 16)).decode()
+        r = client.submit("precise-upscale", {"webhook": receiver.url + "/hook", "input": {"imageBase64": data}})
+        job_id = r.json()["id"]
+        # Finished before any worker runs it: the only webhook messages are the test's.
+        Job.objects.filter(pk=job_id).update(status="SUCCESS", finished_at=timezone.now())
+        from jobs.tasks import deliver_webhook
+
+        for _ in range(2):  # one message, delivered twice (as Redis does after a visibility timeout)
+            deliver_webhook.apply_async(args=[job_id], task_id=f"webhook-{job_id}")
+        make_worker()  # two pool processes: both copies run at once
+        receiver.wait_for(2, timeout=60)
+        time.sleep(5)  # long enough for a duplicate attempt to show up
+        assert [c["status"] for c in receiver.requests] == [500, 200]
+    attempts = WebhookDelivery.objects.filter(job_id=job_id).order_by("attempt")
+    assert [(a.attempt, a.status_code, a.succeeded) for a in attempts] == [(1, 500, False), (2, 200, True)]
+    assert not attempts.filter(dispatch_at__isnull=False).exists()

@@ -215,8 +215,10 @@ PURGE_INTERVAL_SECONDS = 300.0
 CELERY_BROKER_CONNECTION_TIMEOUT = 2.0
 # Redis hands a message that no worker acknowledged to another worker after this long. A
 # message stays unacknowledged while its task runs (late ack) and while a worker holds it
-# for its countdown, so this is longer than the longest job (and any countdown).
+# for its countdown, so this is longer than the longest job, and countdowns stay under half
+# of it: a webhook retry that must wait longer is scheduled in the database instead.
 BROKER_VISIBILITY_TIMEOUT_SECONDS = JOB_TIME_LIMIT_SECONDS + 600
+WEBHOOK_MAX_COUNTDOWN_SECONDS = BROKER_VISIBILITY_TIMEOUT_SECONDS // 2
 
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL or "filesystem://")
 CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
@@ -250,6 +252,7 @@ CELERY_TASK_DEFAULT_QUEUE = MAINTENANCE_QUEUE
 CELERY_TASK_ROUTES = {
     "jobs.tasks.run_job": {"queue": INFERENCE_QUEUE},
     "jobs.tasks.deliver_webhook": {"queue": WEBHOOKS_QUEUE},
+    "jobs.tasks.dispatch_webhooks": {"queue": MAINTENANCE_QUEUE},
     "jobs.tasks.sweep_jobs": {"queue": MAINTENANCE_QUEUE},
     "jobs.tasks.purge_expired_outputs": {"queue": MAINTENANCE_QUEUE},
 }
@@ -263,6 +266,11 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_BEAT_SCHEDULE = {
     "sweep-jobs": {
         "task": "jobs.tasks.sweep_jobs",
+        "schedule": SWEEP_INTERVAL_SECONDS,
+        "options": {"queue": MAINTENANCE_QUEUE, "expires": SWEEP_INTERVAL_SECONDS},
+    },
+    "dispatch-webhooks": {
+        "task": "jobs.tasks.dispatch_webhooks",
         "schedule": SWEEP_INTERVAL_SECONDS,
         "options": {"queue": MAINTENANCE_QUEUE, "expires": SWEEP_INTERVAL_SECONDS},
     },

@@ -57,6 +57,8 @@ class Job(models.Model):
     error = models.TextField(blank=True, default="")
     worker = models.CharField(max_length=200, blank=True, default="")
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # When the maintenance sweep last sent its task again (it waited IN_QUEUE too long).
+    requeued_at = models.DateTimeField(null=True, blank=True)
 
     image_name = models.CharField(max_length=300, blank=True, default="")
     compressed_image_name = models.CharField(max_length=300, blank=True, default="")

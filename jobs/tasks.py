@@ -10,10 +10,11 @@ from datetime import timedelta
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from jobs import lifecycle, storage, webhooks
+from jobs import lifecycle, locks, storage, webhooks
 from jobs.models import Job
 
 log = logging.getLogger(__name__)
@@ -66,23 +67,34 @@ def deliver_webhook(self, job_id: str, manual: bool = False, retry_of: int | Non
         raise self.retry(countdown=countdown, kwargs={"retry_of": record.pk})
 
 
+# Periodic tasks (beat, CELERY_BEAT_SCHEDULE in settings) run under a short lock, so two
+# runs at once (two beats, a manual run) do the work once; and every write they make is a
+# conditional update, so a second run that gets in anyway changes nothing twice.
+def _one_at_a_time(name: str, interval: float):
+    """The lock lasts one interval at most: a run that died keeps out no more than the next."""
+    return locks.held(name, max(interval, 5.0))
+
+
 @shared_task
 def dispatch_webhooks() -> dict:
     """Send the webhook retries the database says are due: waits longer than a countdown
     may be, retries whose Celery message was lost, and attempts whose worker died while
     sending them."""
-    now = timezone.now()
-    stalled = webhooks.recover_stalled(now)
-    sent = 0
-    for job_id, delivery_id in webhooks.due_retries(now):
-        try:
-            deliver_webhook.apply_async(args=[job_id], kwargs={"retry_of": delivery_id})
-        except Exception:
-            # Leased but not sent: it comes round again when the lease is up.
-            log.exception("Could not queue the webhook retry for job %s; the next dispatch will", job_id)
-            break
-        sent += 1
-    return {"sent": sent, "stalled": stalled}
+    with _one_at_a_time("dispatch-webhooks", settings.SWEEP_INTERVAL_SECONDS) as mine:
+        if not mine:
+            return {"skipped": True}
+        now = timezone.now()
+        stalled = webhooks.recover_stalled(now)
+        sent = 0
+        for job_id, delivery_id in webhooks.due_retries(now):
+            try:
+                deliver_webhook.apply_async(args=[job_id], kwargs={"retry_of": delivery_id})
+            except Exception:
+                # Leased but not sent: it comes round again when the lease is up.
+                log.exception("Could not queue the webhook retry for job %s; the next dispatch will", job_id)
+                break
+            sent += 1
+        return {"sent": sent, "stalled": stalled}
 
 
 @shared_task
@@ -90,14 +102,24 @@ def sweep_jobs() -> dict:
     """Re-send jobs stuck IN_QUEUE (their message was lost, or the broker was down), and
     recover jobs whose worker died IN_PROGRESS: retried up to JOB_MAX_ATTEMPTS, then failed
     and refunded."""
-    now = timezone.now()
-    queued_before = now - timedelta(seconds=settings.JOB_REQUEUE_AFTER_SECONDS)
+    with _one_at_a_time("sweep-jobs", settings.SWEEP_INTERVAL_SECONDS) as mine:
+        if not mine:
+            return {"skipped": True}
+        return _sweep(timezone.now())
+
+
+def _sweep(now) -> dict:
+    # Waiting since it was submitted, or since the last sweep re-sent it: a job is re-sent
+    # once per JOB_REQUEUE_AFTER_SECONDS, not at every sweep while the queue is long.
+    sent_before = now - timedelta(seconds=settings.JOB_REQUEUE_AFTER_SECONDS)
+    waiting = Job.objects.filter(status=Job.Status.IN_QUEUE).filter(
+        Q(requeued_at__isnull=True, created_at__lt=sent_before) | Q(requeued_at__lt=sent_before)
+    )
     requeued = 0
-    for job_id in Job.objects.filter(status=Job.Status.IN_QUEUE, created_at__lt=queued_before).values_list(
-        "pk", flat=True
-    )[:500]:
-        run_job.apply_async(args=[str(job_id)])
-        requeued += 1
+    for job_id in waiting.values_list("pk", flat=True)[:500]:
+        if waiting.filter(pk=job_id).update(requeued_at=now):  # of two sweeps, one re-sends it
+            run_job.apply_async(args=[str(job_id)])
+            requeued += 1
 
     dead_before = now - timedelta(seconds=settings.JOB_STALE_AFTER_SECONDS)
     stale = Job.objects.filter(status=Job.Status.IN_PROGRESS).filter(
@@ -107,7 +129,7 @@ def sweep_jobs() -> dict:
     for job in stale[:500]:
         if job.attempts < settings.JOB_MAX_ATTEMPTS:
             back = Job.objects.filter(pk=job.pk, status=Job.Status.IN_PROGRESS, attempts=job.attempts).update(
-                status=Job.Status.IN_QUEUE, progress=0, heartbeat_at=None
+                status=Job.Status.IN_QUEUE, progress=0, heartbeat_at=None, requeued_at=now
             )
             if back:
                 run_job.apply_async(args=[str(job.pk)])
@@ -122,18 +144,31 @@ def sweep_jobs() -> dict:
 @shared_task
 def purge_expired_outputs() -> int:
     """Delete output (and input) files whose 3 hours are up."""
-    now = timezone.now()
-    purged = 0
-    expired = Job.objects.filter(expires_at__lt=now, files_deleted_at__isnull=True)
-    for job in expired.only("pk", "input_name", "image_name", "compressed_image_name")[:1000]:
-        storage.delete(job.image_name, job.compressed_image_name, job.input_name)
-        purged += Job.objects.filter(pk=job.pk, files_deleted_at__isnull=True).update(files_deleted_at=now)
-    # Inputs of jobs that ended without outputs (failed, canceled) go after the same TTL.
-    ended_before = now - timedelta(seconds=settings.OUTPUT_TTL_SECONDS)
-    leftovers = Job.objects.filter(
-        status__in=[Job.Status.FAILED, Job.Status.CANCELED], finished_at__lt=ended_before, files_deleted_at__isnull=True
-    )
-    for job in leftovers.only("pk", "input_name")[:1000]:
-        storage.delete(job.input_name)
-        purged += Job.objects.filter(pk=job.pk).update(files_deleted_at=now)
-    return purged
+    with _one_at_a_time("purge-expired-outputs", settings.PURGE_INTERVAL_SECONDS) as mine:
+        if not mine:
+            return 0
+        now = timezone.now()
+        purged = 0
+        expired = Job.objects.filter(expires_at__lt=now, files_deleted_at__isnull=True)
+        for job in expired.only("pk", "input_name", "image_name", "compressed_image_name")[:1000]:
+            purged += _purge(job, now, job.image_name, job.compressed_image_name, job.input_name)
+        # Inputs of jobs that ended without outputs (failed, canceled) go after the same TTL.
+        ended_before = now - timedelta(seconds=settings.OUTPUT_TTL_SECONDS)
+        leftovers = Job.objects.filter(
+            status__in=[Job.Status.FAILED, Job.Status.CANCELED],
+            finished_at__lt=ended_before,
+            files_deleted_at__isnull=True,
+        )
+        for job in leftovers.only("pk", "input_name")[:1000]:
+            purged += _purge(job, now, job.input_name)
+        return purged
+
+
+def _purge(job: Job, now, *names: str) -> int:
+    """Claim the job's files, then delete them. In one transaction: a purge running at the
+    same moment waits for the row and finds it done; a failed delete undoes the claim."""
+    with transaction.atomic():
+        if not Job.objects.filter(pk=job.pk, files_deleted_at__isnull=True).update(files_deleted_at=now):
+            return 0
+        storage.delete(*names)
+    return 1

@@ -1,5 +1,6 @@
 # Webhook attempts are claimed before they are sent (unique per job and attempt number),
-# completed with their outcome, and retries are scheduled in the database.
+# completed with their outcome, and retries are scheduled in the database. The sweep
+# records when it re-sent a queued job, so it re-sends it once per interval.
 
 from django.db import migrations, models
 from django.db.models import Count, F
@@ -38,6 +39,11 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        migrations.AddField(
+            model_name="job",
+            name="requeued_at",
+            field=models.DateTimeField(blank=True, null=True),
+        ),
         migrations.AddField(
             model_name="webhookdelivery",
             name="completed_at",

@@ -22,8 +22,7 @@ from billing.models import LedgerEntry
 from jobs.models import Job
 from jobs.timestamps import iso
 
-QUEUES = ("inference", "webhooks", "maintenance")
-BROKER_TIMEOUT_SECONDS = 2.0
+QUEUES = (settings.INFERENCE_QUEUE, settings.WEBHOOKS_QUEUE, settings.MAINTENANCE_QUEUE)
 # Upper bound on the rows read for the percentiles: enough for a busy day, bounded memory.
 TIMING_SAMPLE_LIMIT = 50_000
 
@@ -151,12 +150,10 @@ def broker_connection(url: str | None = None):
 
     options = dict(getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", {}) or {})
     url = url or settings.CELERY_BROKER_URL
+    timeout = settings.CELERY_BROKER_CONNECTION_TIMEOUT
     if url.startswith(("redis://", "rediss://")):
-        options.update(
-            socket_timeout=BROKER_TIMEOUT_SECONDS,
-            socket_connect_timeout=BROKER_TIMEOUT_SECONDS,
-        )
-    return Connection(url, transport_options=options, connect_timeout=BROKER_TIMEOUT_SECONDS)
+        options.update(socket_timeout=timeout, socket_connect_timeout=timeout)
+    return Connection(url, transport_options=options, connect_timeout=timeout)
 
 
 def queue_depths(queues: tuple[str, ...] = QUEUES) -> dict[str, int] | None:
@@ -182,9 +179,8 @@ def _redis_queue_depths(url: str, queues: tuple[str, ...]) -> dict[str, int]:
     import redis
 
     prefix = (getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", {}) or {}).get("global_keyprefix", "")
-    client = redis.Redis.from_url(
-        url, socket_timeout=BROKER_TIMEOUT_SECONDS, socket_connect_timeout=BROKER_TIMEOUT_SECONDS
-    )
+    timeout = settings.CELERY_BROKER_CONNECTION_TIMEOUT
+    client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
     try:
         pipe = client.pipeline(transaction=False)
         for name in queues:
@@ -205,7 +201,7 @@ def _declared_queue_depths(queues: tuple[str, ...]) -> dict[str, int]:
     from kombu.exceptions import ChannelError
 
     with broker_connection() as conn:
-        conn.ensure_connection(max_retries=1, timeout=BROKER_TIMEOUT_SECONDS)
+        conn.ensure_connection(max_retries=1, timeout=settings.CELERY_BROKER_CONNECTION_TIMEOUT)
         depths = {}
         for name in queues:
             channel = conn.channel()

@@ -80,6 +80,8 @@ class Job(models.Model):
     error = models.TextField(blank=True, default="")
     worker = models.CharField(max_length=200, blank=True, default="")
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # When the maintenance sweep last sent its task again (it waited IN_QUEUE too long).
+    requeued_at = models.DateTimeField(null=True, blank=True)
 
     image_name = models.CharField(max_length=300, blank=True, default="")
     compressed_image_name = models.CharField(max_length=300, blank=True, default="")
@@ -155,7 +157,8 @@ class Batch(models.Model):
 
 
 class WebhookDelivery(models.Model):
-    """One attempt to POST a job's final payload to its webhook."""
+    """One attempt to POST a job's final payload to its webhook. The row is written before
+    the POST (that claims the attempt, jobs/webhooks.py) and completed with its outcome."""
 
     job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="webhook_deliveries")
     attempt = models.PositiveSmallIntegerField()
@@ -166,10 +169,25 @@ class WebhookDelivery(models.Model):
     response_body = models.CharField(max_length=1000, blank=True, default="")
     duration_ms = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Null while the attempt is being sent.
+    completed_at = models.DateTimeField(null=True, blank=True)
+    # When the maintenance dispatcher sends the retry of this attempt, unless a worker has
+    # taken it by then (taking it clears this). Null when no retry is planned.
+    dispatch_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name_plural = "webhook deliveries"
         ordering = ["created_at"]
+        constraints = [
+            # Claims an attempt: of two workers sending the same attempt, one INSERT wins.
+            models.UniqueConstraint(fields=["job", "attempt"], name="webhook_attempt_once"),
+        ]
+        indexes = [
+            # The dispatcher's query for retries that are due.
+            models.Index(fields=["dispatch_at"], name="webhook_retry_due", condition=Q(dispatch_at__isnull=False)),
+            # The dispatcher's query for attempts whose worker died while sending.
+            models.Index(fields=["created_at"], name="webhook_in_flight", condition=Q(completed_at__isnull=True)),
+        ]
 
     def __str__(self) -> str:
         outcome = self.status_code or self.error or "?"

@@ -10,10 +10,11 @@ from datetime import timedelta
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from jobs import lifecycle, storage, webhooks
+from jobs import lifecycle, locks, storage, webhooks
 from jobs.models import Job
 
 log = logging.getLogger(__name__)
@@ -21,8 +22,6 @@ WORKER_NAME = socket.gethostname()
 
 
 @shared_task(
-    acks_late=True,
-    reject_on_worker_lost=True,
     soft_time_limit=settings.JOB_TIME_LIMIT_SECONDS,
     time_limit=settings.JOB_TIME_LIMIT_SECONDS + 60,
 )
@@ -41,22 +40,61 @@ def run_job(job_id: str) -> None:
         lifecycle.fail(job, client_message(exc))
 
 
-@shared_task(acks_late=True)
-def deliver_webhook(job_id: str, manual: bool = False) -> None:
-    """One delivery attempt; schedules the next one with backoff while retries remain."""
+# No Celery limit on retries: the retry policy (jobs/webhooks.py) counts attempts in the
+# database, where retries scheduled by the dispatcher are counted too.
+@shared_task(bind=True, max_retries=None)
+def deliver_webhook(self, job_id: str, manual: bool = False, retry_of: int | None = None) -> None:
+    """One delivery attempt: the first (no arguments), the retry of attempt row `retry_of`,
+    or a manual redelivery (never retried). The attempt is claimed in the database before it
+    is sent, so a message delivered twice sends it once. A failure schedules the next
+    attempt: a Celery retry with a countdown, or the dispatcher for longer waits."""
     job = Job.objects.select_related("account").filter(pk=job_id).first()
     if job is None or not job.webhook_url or not job.is_finished:
         return
-    deliveries = job.webhook_deliveries
-    if not manual and deliveries.filter(succeeded=True).exists():
+    if manual:
+        record = webhooks.claim_next(job)
+    elif retry_of is not None:
+        record = webhooks.claim_retry(job, retry_of)
+    else:
+        record = webhooks.claim_attempt(job, 1)
+    if record is None:
+        return  # another worker has sent this attempt
+    recorded, retry_after = webhooks.send(job, record)
+    if manual or not recorded:
         return
-    attempt = deliveries.count() + 1
-    if not manual and attempt > 1 + settings.WEBHOOK_MAX_RETRIES:
-        return
-    record, retry_after = webhooks.deliver(job, attempt)
-    if manual or not webhooks.should_retry(record) or attempt > settings.WEBHOOK_MAX_RETRIES:
-        return
-    deliver_webhook.apply_async(args=[job_id], countdown=webhooks.backoff_seconds(attempt, retry_after))
+    countdown = webhooks.schedule_retry(record, retry_after)
+    if countdown is not None:
+        raise self.retry(countdown=countdown, kwargs={"retry_of": record.pk})
+
+
+# Periodic tasks (beat, CELERY_BEAT_SCHEDULE in settings) run under a short lock, so two
+# runs at once (two beats, a manual run) do the work once; and every write they make is a
+# conditional update, so a second run that gets in anyway changes nothing twice.
+def _one_at_a_time(name: str, interval: float):
+    """The lock lasts one interval at most: a run that died keeps out no more than the next."""
+    return locks.held(name, max(interval, 5.0))
+
+
+@shared_task
+def dispatch_webhooks() -> dict:
+    """Send the webhook retries the database says are due: waits longer than a countdown
+    may be, retries whose Celery message was lost, and attempts whose worker died while
+    sending them."""
+    with _one_at_a_time("dispatch-webhooks", settings.SWEEP_INTERVAL_SECONDS) as mine:
+        if not mine:
+            return {"skipped": True}
+        now = timezone.now()
+        stalled = webhooks.recover_stalled(now)
+        sent = 0
+        for job_id, delivery_id in webhooks.due_retries(now):
+            try:
+                deliver_webhook.apply_async(args=[job_id], kwargs={"retry_of": delivery_id})
+            except Exception:
+                # Leased but not sent: it comes round again when the lease is up.
+                log.exception("Could not queue the webhook retry for job %s; the next dispatch will", job_id)
+                break
+            sent += 1
+        return {"sent": sent, "stalled": stalled}
 
 
 @shared_task
@@ -64,14 +102,24 @@ def sweep_jobs() -> dict:
     """Re-send jobs stuck IN_QUEUE (their message was lost, or the broker was down), and
     recover jobs whose worker died IN_PROGRESS: retried up to JOB_MAX_ATTEMPTS, then failed
     and refunded."""
-    now = timezone.now()
-    queued_before = now - timedelta(seconds=settings.JOB_REQUEUE_AFTER_SECONDS)
+    with _one_at_a_time("sweep-jobs", settings.SWEEP_INTERVAL_SECONDS) as mine:
+        if not mine:
+            return {"skipped": True}
+        return _sweep(timezone.now())
+
+
+def _sweep(now) -> dict:
+    # Waiting since it was submitted, or since the last sweep re-sent it: a job is re-sent
+    # once per JOB_REQUEUE_AFTER_SECONDS, not at every sweep while the queue is long.
+    sent_before = now - timedelta(seconds=settings.JOB_REQUEUE_AFTER_SECONDS)
+    waiting = Job.objects.filter(status=Job.Status.IN_QUEUE).filter(
+        Q(requeued_at__isnull=True, created_at__lt=sent_before) | Q(requeued_at__lt=sent_before)
+    )
     requeued = 0
-    for job_id in Job.objects.filter(status=Job.Status.IN_QUEUE, created_at__lt=queued_before).values_list(
-        "pk", flat=True
-    )[:500]:
-        run_job.apply_async(args=[str(job_id)])
-        requeued += 1
+    for job_id in waiting.values_list("pk", flat=True)[:500]:
+        if waiting.filter(pk=job_id).update(requeued_at=now):  # of two sweeps, one re-sends it
+            run_job.apply_async(args=[str(job_id)])
+            requeued += 1
 
     dead_before = now - timedelta(seconds=settings.JOB_STALE_AFTER_SECONDS)
     stale = Job.objects.filter(status=Job.Status.IN_PROGRESS).filter(
@@ -81,7 +129,7 @@ def sweep_jobs() -> dict:
     for job in stale[:500]:
         if job.attempts < settings.JOB_MAX_ATTEMPTS:
             back = Job.objects.filter(pk=job.pk, status=Job.Status.IN_PROGRESS, attempts=job.attempts).update(
-                status=Job.Status.IN_QUEUE, progress=0, heartbeat_at=None
+                status=Job.Status.IN_QUEUE, progress=0, heartbeat_at=None, requeued_at=now
             )
             if back:
                 run_job.apply_async(args=[str(job.pk)])
@@ -96,18 +144,31 @@ def sweep_jobs() -> dict:
 @shared_task
 def purge_expired_outputs() -> int:
     """Delete output (and input) files whose 3 hours are up."""
-    now = timezone.now()
-    purged = 0
-    expired = Job.objects.filter(expires_at__lt=now, files_deleted_at__isnull=True)
-    for job in expired.only("pk", "input_name", "image_name", "compressed_image_name")[:1000]:
-        storage.delete(job.image_name, job.compressed_image_name, job.input_name)
-        purged += Job.objects.filter(pk=job.pk, files_deleted_at__isnull=True).update(files_deleted_at=now)
-    # Inputs of jobs that ended without outputs (failed, canceled) go after the same TTL.
-    ended_before = now - timedelta(seconds=settings.OUTPUT_TTL_SECONDS)
-    leftovers = Job.objects.filter(
-        status__in=[Job.Status.FAILED, Job.Status.CANCELED], finished_at__lt=ended_before, files_deleted_at__isnull=True
-    )
-    for job in leftovers.only("pk", "input_name")[:1000]:
-        storage.delete(job.input_name)
-        purged += Job.objects.filter(pk=job.pk).update(files_deleted_at=now)
-    return purged
+    with _one_at_a_time("purge-expired-outputs", settings.PURGE_INTERVAL_SECONDS) as mine:
+        if not mine:
+            return 0
+        now = timezone.now()
+        purged = 0
+        expired = Job.objects.filter(expires_at__lt=now, files_deleted_at__isnull=True)
+        for job in expired.only("pk", "input_name", "image_name", "compressed_image_name")[:1000]:
+            purged += _purge(job, now, job.image_name, job.compressed_image_name, job.input_name)
+        # Inputs of jobs that ended without outputs (failed, canceled) go after the same TTL.
+        ended_before = now - timedelta(seconds=settings.OUTPUT_TTL_SECONDS)
+        leftovers = Job.objects.filter(
+            status__in=[Job.Status.FAILED, Job.Status.CANCELED],
+            finished_at__lt=ended_before,
+            files_deleted_at__isnull=True,
+        )
+        for job in leftovers.only("pk", "input_name")[:1000]:
+            purged += _purge(job, now, job.input_name)
+        return purged
+
+
+def _purge(job: Job, now, *names: str) -> int:
+    """Claim the job's files, then delete them. In one transaction: a purge running at the
+    same moment waits for the row and finds it done; a failed delete undoes the claim."""
+    with transaction.atomic():
+        if not Job.objects.filter(pk=job.pk, files_deleted_at__isnull=True).update(files_deleted_at=now):
+            return 0
+        storage.delete(*names)
+    return 1

@@ -1,76 +1,42 @@
 """Webhook delivery: POST the final status payload, signed per Standard Webhooks, and record
-every attempt. The retry policy lives here too."""
+every attempt; the retry policy; and the schedule of retries in the database.
+
+An attempt is claimed in the database before it is sent, so a task message delivered
+twice (a broker redelivery, or a retry sent both by Celery and by the dispatcher) sends
+it once:
+- the first attempt, by inserting attempt 1 (attempts are unique per job);
+- a retry, by clearing the `dispatch_at` of the attempt it retries (a conditional update),
+  then inserting the next attempt;
+- a manual redelivery, by inserting the next attempt.
+"""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import random
 import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import requests
 from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils import timezone
+from standardwebhooks import Webhook
 
 from jobs import safe_http, surfaces
 from jobs.models import Job, WebhookDelivery
 
+# --- Retry policy: whether an attempt is retried, and when -------------------------------
 # Responses after which retrying cannot help: the receiver said the endpoint is gone.
 PERMANENT_STATUSES = {410}
 HONOURS_RETRY_AFTER = {429, 503}
 MAX_RETRY_AFTER_SECONDS = 3600
-
-
-def sign(secret: str, msg_id: str, timestamp: int, body: str) -> str:
-    """`v1,<base64 HMAC-SHA256 of id.timestamp.body>` with a `whsec_<base64>` secret."""
-    key = base64.b64decode(secret.removeprefix("whsec_"))
-    digest = hmac.new(key, f"{msg_id}.{timestamp}.{body}".encode(), hashlib.sha256).digest()
-    return "v1," + base64.b64encode(digest).decode()
-
-
-def signature_header(account, msg_id: str, timestamp: int, body: str) -> str:
-    return " ".join(sign(secret, msg_id, timestamp, body) for secret in account.valid_webhook_secrets())
-
-
-def deliver(job: Job, attempt: int) -> tuple[WebhookDelivery, float | None]:
-    """One attempt. Returns the recorded delivery and the server's Retry-After, if any."""
-    body = json.dumps(surfaces.webhook_body(job), separators=(",", ":"))
-    msg_id = f"msg_{job.id}"  # stable across retries, so receivers can de-duplicate
-    timestamp = int(time.time())
-    headers = {
-        "Content-Type": "application/json",
-        "webhook-id": msg_id,
-        "webhook-timestamp": str(timestamp),
-        "webhook-signature": signature_header(job.account, msg_id, timestamp, body),
-    }
-    started = time.monotonic()
-    record = WebhookDelivery(job=job, attempt=attempt, url=job.webhook_url)
-    retry_after = None
-    try:
-        response = safe_http.request(
-            "POST",
-            job.webhook_url,
-            data=body.encode(),
-            headers=headers,
-            timeout=(min(5.0, settings.WEBHOOK_TIMEOUT_SECONDS), settings.WEBHOOK_TIMEOUT_SECONDS),
-        )
-        record.status_code = response.status_code
-        record.response_body = response.text[:1000]
-        record.succeeded = 200 <= response.status_code < 300
-        if 300 <= response.status_code < 400:
-            record.error = "redirects are not followed"
-        if response.status_code in HONOURS_RETRY_AFTER:
-            retry_after = _retry_after(response.headers.get("Retry-After"))
-    except safe_http.BlockedURLError as exc:
-        record.error = f"blocked: {exc}"[:500]
-    except requests.Timeout:
-        record.error = f"timed out after {settings.WEBHOOK_TIMEOUT_SECONDS:g}s"
-    except requests.RequestException as exc:
-        record.error = f"{type(exc).__name__}: {exc}"[:500]
-    record.duration_ms = int((time.monotonic() - started) * 1000)
-    record.save()
-    return record, retry_after
+# A retry sent as a Celery countdown is also recorded for the dispatcher, which sends it
+# itself if no worker has taken it this long after it was due (its message was lost). A
+# retry the dispatcher sent and no worker took is sent again after this long, too.
+LOST_RETRY_GRACE_SECONDS = 300
 
 
 def should_retry(record: WebhookDelivery) -> bool:
@@ -85,7 +51,160 @@ def backoff_seconds(attempt: int, retry_after: float | None = None) -> float:
     return delay
 
 
+def retry_delay(record: WebhookDelivery, retry_after: float | None = None) -> float | None:
+    """Seconds until the attempt after `record`, or None when there is none: it succeeded,
+    the answer was permanent, or WEBHOOK_MAX_RETRIES retries are spent."""
+    if not should_retry(record) or record.attempt > settings.WEBHOOK_MAX_RETRIES:
+        return None
+    return backoff_seconds(record.attempt, retry_after)
+
+
+def schedule_retry(record: WebhookDelivery, retry_after: float | None = None) -> float | None:
+    """Record the retry of `record` and return the countdown to send it with, or None when
+    Celery has nothing to send: no retry is due, or the wait is longer than a countdown may
+    be (WEBHOOK_MAX_COUNTDOWN_SECONDS, under the broker's visibility timeout, after which
+    Redis would deliver the held message a second time): the dispatcher sends it when due."""
+    delay = retry_delay(record, retry_after)
+    if delay is None:
+        return None
+    due = timezone.now() + timedelta(seconds=delay)
+    countdown = delay if delay <= settings.WEBHOOK_MAX_COUNTDOWN_SECONDS else None
+    dispatch_at = due if countdown is None else due + timedelta(seconds=LOST_RETRY_GRACE_SECONDS)
+    # Recorded before the message is sent, so the retry always finds it to claim.
+    WebhookDelivery.objects.filter(pk=record.pk).update(dispatch_at=dispatch_at)
+    record.dispatch_at = dispatch_at
+    return countdown
+
+
+# --- Claims -----------------------------------------------------------------------------
+
+
+def claim_attempt(job: Job, attempt: int) -> WebhookDelivery | None:
+    """Attempt number `attempt` of this job's delivery, or None if it is taken."""
+    try:
+        with transaction.atomic():
+            return WebhookDelivery.objects.create(job=job, attempt=attempt, url=job.webhook_url)
+    except IntegrityError:
+        return None
+
+
+def claim_next(job: Job) -> WebhookDelivery:
+    """The next attempt number, whoever else is claiming one at the same moment."""
+    for _ in range(10):
+        last = WebhookDelivery.objects.filter(job=job).aggregate(last=Max("attempt"))["last"] or 0
+        record = claim_attempt(job, last + 1)
+        if record is not None:
+            return record
+    raise RuntimeError(f"Could not claim a webhook attempt for job {job.pk}")
+
+
+def claim_retry(job: Job, retry_of: int) -> WebhookDelivery | None:
+    """The retry of attempt row `retry_of`, or None if it was taken (this message is a
+    duplicate) or is no longer wanted (a redelivery got through meanwhile)."""
+    with transaction.atomic():
+        taken = WebhookDelivery.objects.filter(pk=retry_of, job=job, dispatch_at__isnull=False).update(dispatch_at=None)
+        if not taken or WebhookDelivery.objects.filter(job=job, succeeded=True).exists():
+            return None
+        return claim_next(job)
+
+
+# --- Sending ----------------------------------------------------------------------------
+
+
+def signature_header(account, msg_id: str, timestamp: int, body: str) -> str:
+    """`v1,<signature>` with each of the account's valid secrets, space-separated: during a
+    rotation the receiver verifies with either the new or the old one."""
+    when = datetime.fromtimestamp(timestamp, tz=UTC)
+    return " ".join(Webhook(secret).sign(msg_id, when, body) for secret in account.valid_webhook_secrets())
+
+
+def send(job: Job, record: WebhookDelivery) -> tuple[bool, float | None]:
+    """POST the claimed attempt and record its outcome. Returns whether the outcome was
+    recorded (not if the dispatcher gave the attempt up for dead meanwhile) and the
+    server's Retry-After, if any."""
+    body = json.dumps(surfaces.webhook_body(job), separators=(",", ":"))
+    msg_id = f"msg_{job.id}"  # stable across retries, so receivers can de-duplicate
+    timestamp = int(time.time())
+    headers = {
+        "Content-Type": "application/json",
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": signature_header(job.account, msg_id, timestamp, body),
+    }
+    started = time.monotonic()
+    outcome = {"status_code": None, "succeeded": False, "error": "", "response_body": ""}
+    retry_after = None
+    try:
+        response = safe_http.request(
+            "POST",
+            job.webhook_url,
+            data=body.encode(),
+            headers=headers,
+            timeout=(min(5.0, settings.WEBHOOK_TIMEOUT_SECONDS), settings.WEBHOOK_TIMEOUT_SECONDS),
+        )
+        outcome["status_code"] = response.status_code
+        outcome["response_body"] = response.text[:1000]
+        outcome["succeeded"] = 200 <= response.status_code < 300
+        if 300 <= response.status_code < 400:
+            outcome["error"] = "redirects are not followed"
+        if response.status_code in HONOURS_RETRY_AFTER:
+            retry_after = _retry_after(response.headers.get("Retry-After"))
+    except safe_http.BlockedURLError as exc:
+        outcome["error"] = f"blocked: {exc}"[:500]
+    except requests.Timeout:
+        outcome["error"] = f"timed out after {settings.WEBHOOK_TIMEOUT_SECONDS:g}s"
+    except requests.RequestException as exc:
+        outcome["error"] = f"{type(exc).__name__}: {exc}"[:500]
+    outcome["duration_ms"] = int((time.monotonic() - started) * 1000)
+    outcome["completed_at"] = timezone.now()
+    recorded = WebhookDelivery.objects.filter(pk=record.pk, completed_at__isnull=True).update(**outcome)
+    for name, value in outcome.items():
+        setattr(record, name, value)
+    return bool(recorded), retry_after
+
+
+def deliver(job: Job, attempt: int) -> tuple[WebhookDelivery, float | None] | None:
+    """Claim attempt number `attempt` and send it: the recorded delivery and the server's
+    Retry-After, or None if that attempt was taken already."""
+    record = claim_attempt(job, attempt)
+    if record is None:
+        return None
+    _, retry_after = send(job, record)
+    return record, retry_after
+
+
 def _retry_after(value: str | None) -> float | None:
     if value and value.strip().isdigit():
         return float(value.strip())
     return None
+
+
+# --- The dispatcher's side (jobs.tasks.dispatch_webhooks) -----------------------------------
+
+
+def due_retries(now: datetime, limit: int = 500) -> Iterator[tuple[str, int]]:
+    """(job id, attempt row id) of each retry due now. Each is leased as it is yielded (its
+    dispatch time moved on by LOST_RETRY_GRACE_SECONDS, a conditional update), so a second
+    dispatcher running meanwhile does not send it again; the worker that takes it clears it."""
+    lease = now + timedelta(seconds=LOST_RETRY_GRACE_SECONDS)
+    due = WebhookDelivery.objects.filter(dispatch_at__lte=now).order_by("dispatch_at")
+    for pk, job_id, dispatch_at in due.values_list("pk", "job_id", "dispatch_at")[:limit]:
+        if WebhookDelivery.objects.filter(pk=pk, dispatch_at=dispatch_at).update(dispatch_at=lease):
+            yield str(job_id), pk
+
+
+def recover_stalled(now: datetime, limit: int = 500) -> int:
+    """Attempts claimed but never completed (the worker died while sending) are recorded as
+    failed and retried like any failure. Returns how many."""
+    # Longer than an attempt can take: connect and read timeouts, and then some.
+    before = now - timedelta(seconds=2 * settings.WEBHOOK_TIMEOUT_SECONDS + LOST_RETRY_GRACE_SECONDS)
+    recovered = 0
+    for record in WebhookDelivery.objects.filter(completed_at__isnull=True, created_at__lt=before)[:limit]:
+        record.error = "the worker stopped while sending this attempt"
+        delay = retry_delay(record)
+        recovered += WebhookDelivery.objects.filter(pk=record.pk, completed_at__isnull=True).update(
+            completed_at=now,
+            error=record.error,
+            dispatch_at=None if delay is None else now + timedelta(seconds=delay),
+        )
+    return recovered

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -114,6 +115,9 @@ def broker():
 
 
 class WorkerProcess:
+    """A Celery worker (and, with `beat`, a Celery beat beside it, as deployments run it),
+    each in a process group of its own, which is what gets killed."""
+
     def __init__(
         self,
         env: dict,
@@ -124,6 +128,7 @@ class WorkerProcess:
     ):
         self.env, self.log_path, self.queues, self.beat = env, log_path, queues, beat
         self.proc: subprocess.Popen | None = None
+        self.beat_proc: subprocess.Popen | None = None
         self.restarts = 0
         self._stopping = threading.Event()
         if supervised:  # restart it when it exits, as compose's and Kubernetes' restart policies do
@@ -132,61 +137,70 @@ class WorkerProcess:
     def _supervise(self) -> None:
         while not self._stopping.wait(0.5):
             if self.proc is not None and self.proc.poll() is not None and not self._stopping.is_set():
+                _kill_group(self.proc)  # pool processes it left behind
                 self.restarts += 1
                 self.start()
+            if self.beat_proc is not None and self.beat_proc.poll() is not None and not self._stopping.is_set():
+                self._start_beat()
 
-    def start(self, timeout: float = 90) -> WorkerProcess:
-        bindir = Path(sys.executable).parent
-        log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            [
-                str(bindir / "celery"),
-                "-A",
-                "upscaler_platform",
-                "worker",
-                "-Q",
-                self.queues,
-                "--concurrency",
-                "2",
-                "--loglevel",
-                "INFO",
-                "--without-gossip",
-                "--without-mingle",
-                "--hostname",
-                f"test-{os.getpid()}-{time.time_ns()}@%h",
-                *(["--beat", "--schedule", str(self.log_path.with_suffix(".beat"))] if self.beat else []),
-            ],
+    def _popen(self, *args: str) -> subprocess.Popen:
+        return subprocess.Popen(
+            [str(Path(sys.executable).parent / "celery"), "-A", "upscaler_platform", *args],
             cwd=REPO,
             env=self.env,
-            stdout=log,
+            stdout=open(self.log_path, "ab"),
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+
+    def _start_beat(self) -> None:
+        schedule = str(self.log_path.with_suffix(".beat"))
+        self.beat_proc = self._popen("beat", "--loglevel", "INFO", "--schedule", schedule)
+
+    def start(self, timeout: float = 90) -> WorkerProcess:
+        ready_before = self.log_path.read_bytes().count(b" ready.") if self.log_path.exists() else 0
+        self.proc = self._popen(
+            "worker",
+            "-Q",
+            self.queues,
+            "--concurrency",
+            "2",
+            "--loglevel",
+            "INFO",
+            "--without-gossip",
+            "--without-mingle",
+            "--hostname",
+            f"test-{os.getpid()}-{time.time_ns()}@%h",
+        )
         deadline = time.time() + timeout
-        ready_before = self.log_path.read_bytes().count(b" ready.") if self.restarts else 0
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"worker exited: {self.log_path.read_text()[-3000:]}")
             if self.log_path.read_bytes().count(b" ready.") > ready_before:
+                if self.beat and self.beat_proc is None:
+                    self._start_beat()
                 return self
             time.sleep(0.2)
         raise RuntimeError(f"worker not ready in {timeout}s: {self.log_path.read_text()[-3000:]}")
 
     def kill(self, sig=signal.SIGKILL) -> None:
-        """Kill the whole process group (main process and pool children)."""
+        """Kill the worker's whole process group (main process and pool children), and beat's."""
         self._stopping.set()
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, sig)
-            self.proc.wait(timeout=30)
+        for proc in (self.proc, self.beat_proc):
+            if proc and proc.poll() is None:
+                os.killpg(proc.pid, sig)
+                proc.wait(timeout=30)
 
     def stop(self) -> None:
         self._stopping.set()
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        for proc in (self.proc, self.beat_proc):
+            if proc and proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                try:
+                    proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait(timeout=30)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -210,6 +224,11 @@ def gunicorn_command(port: int, *extra: str) -> list[str]:
         f"--bind=127.0.0.1:{port}",
         *extra,
     ]
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
 
 
 def worker_env(live_server_url: str, **extra) -> dict:

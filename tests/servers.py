@@ -119,8 +119,12 @@ class _WebhookHandler(BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
         with owner.lock:
             status = owner.responses.pop(0) if owner.responses else 200
+            status, headers = status if isinstance(status, tuple) else (status, {})
             owner.requests.append({"headers": dict(self.headers), "body": body, "status": status, "at": time.time()})
+        time.sleep(owner.delay)
         self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
         self.send_header("Content-Length", "2")
         self.end_headers()
         self.wfile.write(b"ok")
@@ -130,11 +134,13 @@ class _WebhookHandler(BaseHTTPRequestHandler):
 
 
 class WebhookReceiver(_Server):
-    """Records every POST; answers with the queued statuses, then 200."""
+    """Records every POST; answers with the queued statuses (a status, or a status and its
+    headers), then 200, each after `delay` seconds."""
 
-    def __init__(self, responses: list[int] | None = None, port: int = 0):
+    def __init__(self, responses: list | None = None, port: int = 0, delay: float = 0.0):
         self.requests: list[dict] = []
         self.responses = list(responses or [])
+        self.delay = delay
         self.lock = threading.Lock()
         super().__init__(_WebhookHandler, port)
 

@@ -96,9 +96,9 @@ def celery_queues() -> set[str]:
 
 
 def queue_constants():
-    from upscaler_platform.celery import INFERENCE_QUEUE, MAINTENANCE_QUEUE, WEBHOOKS_QUEUE
+    from django.conf import settings
 
-    return INFERENCE_QUEUE, WEBHOOKS_QUEUE, MAINTENANCE_QUEUE
+    return settings.INFERENCE_QUEUE, settings.WEBHOOKS_QUEUE, settings.MAINTENANCE_QUEUE
 
 
 def parse_celery(command) -> dict | None:

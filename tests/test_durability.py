@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 import requests
+from django.conf import settings
+from django.utils import timezone
 from standardwebhooks import Webhook
 
 from billing.models import LedgerEntry
@@ -65,14 +67,24 @@ def test_a_job_survives_its_worker_being_killed(make_worker, live_server, accoun
 
     make_worker(beat=True, **FAST_RECOVERY)
     final, _ = client.wait(job_id, timeout=300)
-    assert final["status"] == "SUCCESS", final
-    job = Job.objects.get(pk=job_id)
-    assert job.attempts == 2
+    assert_completed_once(job_id, final)
+    # How many runs it took depends on timing (a sweep can catch a slow restart too); it
+    # was interrupted, so at least two, and within the limit, or it would have failed.
+    assert 2 <= Job.objects.get(pk=job_id).attempts <= settings.JOB_MAX_ATTEMPTS
     png, _ = download_image(final["imageUrl"])
     assert png.size == (768, 640)
-    assert [e.kind for e in LedgerEntry.objects.filter(job=job)] == ["debit"]
     account.refresh_from_db()
     assert account.balance == 100 - final["creditCost"] == account.ledger_sum()
+
+
+def assert_completed_once(job_id: str, final: dict) -> None:
+    """The property that matters, whatever the timing: one SUCCESS with its output, charged
+    once (one debit row, no refund)."""
+    assert final["status"] == "SUCCESS", final
+    job = Job.objects.get(pk=job_id)
+    assert job.status == "SUCCESS" and job.image_name and job.compressed_image_name
+    assert final["imageUrl"] and final["compressedImageUrl"]
+    assert [e.kind for e in LedgerEntry.objects.filter(job=job)] == ["debit"]
 
 
 def test_a_job_failing_its_attempts_is_failed_and_refunded(live_server, account, settings):
@@ -167,15 +179,19 @@ def test_jobs_submitted_while_redis_is_down_all_complete(own_redis, make_worker,
         assert Job.objects.filter(pk__in=during, status="IN_QUEUE").count() == 3
         time.sleep(2)
         own_redis.start()
+        costs = 0
         for job_id in [before, *during]:
             try:
                 final, _ = client.wait(job_id, timeout=120)
             except AssertionError as exc:
                 raise AssertionError(f"{exc}\n{worker.log()[-6000:]}") from None
-            assert final["status"] == "SUCCESS", final
-        assert LedgerEntry.objects.filter(kind="debit").count() == 4
+            assert_completed_once(job_id, final)
+            costs += final["creditCost"]
+        # A worker crash while Redis was away can cost a job a run; never a second charge.
+        assert all(1 <= n <= settings.JOB_MAX_ATTEMPTS for n in Job.objects.values_list("attempts", flat=True))
         assert not LedgerEntry.objects.filter(kind="refund").exists()
-        assert set(Job.objects.values_list("attempts", flat=True)) == {1}
+        account.refresh_from_db()
+        assert account.balance == 100 - costs == account.ledger_sum()
     finally:
         os.killpg(web.pid, signal.SIGTERM)
         web.wait(timeout=30)
@@ -201,15 +217,15 @@ def test_a_webhook_receiver_down_then_failing_then_up_gets_it_once(make_worker, 
     wait_until(lambda: WebhookDelivery.objects.filter(job_id=job_id).exists(), 120, "the first attempt")
     with WebhookReceiver(responses=[500], port=port) as receiver:
         calls = receiver.wait_for(2, timeout=60)
-        time.sleep(8)  # long enough for a wrong fourth attempt to show up
-        assert len(receiver.requests) == 2
+        time.sleep(8)  # long enough for a wrong extra attempt to show up
+        # How many attempts found nobody listening depends on timing; the receiver, once up,
+        # gets the payload until it answers 2xx, and never again.
+        assert [c["status"] for c in receiver.requests] == [500, 200]
     attempts = list(WebhookDelivery.objects.filter(job_id=job_id).order_by("attempt"))
-    assert [(a.attempt, a.status_code, a.succeeded) for a in attempts] == [
-        (1, None, False),
-        (2, 500, False),
-        (3, 200, True),
-    ]
-    assert "Connection" in attempts[0].error
+    assert [a.attempt for a in attempts] == list(range(1, len(attempts) + 1))
+    refused, answered = attempts[:-2], attempts[-2:]
+    assert refused and all(a.status_code is None and "Connection" in a.error for a in refused)
+    assert [(a.status_code, a.succeeded) for a in answered] == [(500, False), (200, True)]
     account.refresh_from_db()
     secret = account.webhook_secret
     final = client.status(job_id)
@@ -217,3 +233,24 @@ def test_a_webhook_receiver_down_then_failing_then_up_gets_it_once(make_worker, 
         headers = {k.lower(): v for k, v in call["headers"].items()}
         assert Webhook(secret).verify(call["body"], headers) == final
     assert calls[0]["headers"]["webhook-id"] == calls[1]["headers"]["webhook-id"]
+
+
+def test_a_webhook_message_delivered_twice_sends_each_attempt_once(make_worker, live_server, account):
+    client = Client(live_server.url, account.raw_key)
+    with WebhookReceiver(responses=[500], delay=1.0) as receiver:
+        data = base64.b64encode(images.png(16, 16)).decode()
+        r = client.submit("precise-upscale", {"webhook": receiver.url + "/hook", "input": {"imageBase64": data}})
+        job_id = r.json()["id"]
+        # Finished before any worker runs it: the only webhook messages are the test's.
+        Job.objects.filter(pk=job_id).update(status="SUCCESS", finished_at=timezone.now())
+        from jobs.tasks import deliver_webhook
+
+        for _ in range(2):  # one message, delivered twice (as Redis does after a visibility timeout)
+            deliver_webhook.apply_async(args=[job_id], task_id=f"webhook-{job_id}")
+        make_worker()  # two pool processes: both copies run at once
+        receiver.wait_for(2, timeout=60)
+        time.sleep(5)  # long enough for a duplicate attempt to show up
+        assert [c["status"] for c in receiver.requests] == [500, 200]
+    attempts = WebhookDelivery.objects.filter(job_id=job_id).order_by("attempt")
+    assert [(a.attempt, a.status_code, a.succeeded) for a in attempts] == [(1, 500, False), (2, 200, True)]
+    assert not attempts.filter(dispatch_at__isnull=False).exists()

@@ -1,9 +1,11 @@
-"""`make run` with no environment at all: SQLite, local files, the filesystem broker, web and
-worker as separate processes; a client over HTTP runs a job to the end."""
+"""`make run` with no environment at all: SQLite, local files, the filesystem broker, web,
+worker and beat as separate processes; a client over HTTP runs a job to the end, a killed
+process is replaced by one, and nothing outlives the shutdown."""
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import signal
 import socket
@@ -38,10 +40,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_make_run_serves_jobs_end_to_end(tmp_path, file_server, webhook_receiver):
-    port = free_port()
+def embedded_env(tmp_path: Path, port: int) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in EXTERNAL}
     env.update(UPSCALER_DATA_DIR=str(tmp_path / "var"), PORT=str(port), PYTHONUNBUFFERED="1")
+    return env
+
+
+def test_make_run_serves_jobs_end_to_end(tmp_path, file_server, webhook_receiver):
+    port = free_port()
+    env = embedded_env(tmp_path, port)
     # Development settings: the image host and webhook receiver of this test are on 127.0.0.1.
     env.update(UPSCALER_ALLOW_PRIVATE_URLS="true", PUBLIC_BASE_URL=f"http://127.0.0.1:{port}")
     env["VENV"] = str(Path(sys.executable).parent.parent)
@@ -110,3 +117,95 @@ def test_make_run_serves_jobs_end_to_end(tmp_path, file_server, webhook_receiver
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
+
+
+def session_processes(session: int) -> dict[int, tuple[int, str]]:
+    """pid -> (parent pid, command line or the title the process gave itself) of each live
+    process in the session: everything `make run` started, orphans included."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        state, ppid, _pgrp, sid = stat.rsplit(")", 1)[1].split()[:4]
+        if int(sid) == session and state != "Z":
+            found[int(entry.name)] = (int(ppid), cmdline.replace(b"\0", b" ").decode(errors="replace").strip())
+    return found
+
+
+def beats(procs: dict) -> list[int]:
+    # Celery titles its beat "[celery beat]", standalone or inside a worker (--beat).
+    return [pid for pid, (_, cmd) in procs.items() if cmd.startswith("[celery beat]")]
+
+
+def workers(procs: dict, launcher: int) -> list[int]:
+    """The launcher's Celery worker (main process): its pool processes are its children."""
+    return [pid for pid, (ppid, cmd) in procs.items() if ppid == launcher and cmd.startswith("[celeryd:")]
+
+
+def wait_until(predicate, timeout: float, what: str, log: Path):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}\n{log.read_text(errors='replace')[-3000:]}")
+
+
+def test_a_killed_worker_leaves_one_beat_and_stopping_leaves_no_process(tmp_path):
+    import setproctitle  # noqa: F401  (a dependency: without it Celery cannot title its processes)
+
+    env = embedded_env(tmp_path, free_port())
+    for command in (["migrate", "--noinput", "-v", "0"], ["createcachetable"]):
+        done = subprocess.run([sys.executable, "manage.py", *command], cwd=REPO, env=env, timeout=300)
+        assert done.returncode == 0
+    log_path = tmp_path / "run.log"
+    launcher = subprocess.Popen(
+        [sys.executable, "manage.py", "run_embedded", "--web-workers", "1"],
+        cwd=REPO,
+        env=env,
+        stdout=open(log_path, "wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    session = launcher.pid
+
+    def ready_count() -> int:
+        return log_path.read_bytes().count(b" ready.")
+
+    def started():
+        return ready_count() >= 1 and beats(session_processes(session))
+
+    try:
+        wait_until(started, 180, "the worker and beat", log_path)
+        [worker] = workers(session_processes(session), launcher.pid)
+        os.kill(worker, signal.SIGKILL)  # the main process only, as an OOM kill or a crash would
+        wait_until(lambda: ready_count() >= 2, 180, "the worker's restart", log_path)
+        time.sleep(3)  # a beat inside the new worker would have started by now
+        procs = session_processes(session)
+        assert worker not in procs
+        assert len(beats(procs)) == 1, procs
+        orphans = {pid: p for pid, p in procs.items() if pid != session and p[0] not in procs}
+        assert orphans == {}, "processes the killed worker left behind"
+
+        [beat] = beats(procs)
+        os.kill(beat, signal.SIGKILL)
+        wait_until(lambda: beats(session_processes(session)) not in ([], [beat]), 60, "a new beat", log_path)
+        time.sleep(2)
+        assert len(beats(session_processes(session))) == 1
+
+        os.killpg(session, signal.SIGINT)  # Ctrl-C in the terminal that runs `make run`
+        launcher.wait(timeout=60)
+        deadline = time.time() + 15
+        while session_processes(session) and time.time() < deadline:
+            time.sleep(0.2)
+        assert session_processes(session) == {}
+    finally:
+        for pid in session_processes(session):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import redis
 from django.test import override_settings
+from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
 from jobs import lifecycle
@@ -91,9 +92,11 @@ def test_job_metrics_move_when_jobs_run(client, account):
 def test_webhook_attempts_by_outcome(client, account):
     job = make_job(account, Job.Status.SUCCESS, webhook_url="https://example.com/hook")
     before = scrape(client)
-    WebhookDelivery.objects.create(job=job, attempt=1, url=job.webhook_url, status_code=503)
-    WebhookDelivery.objects.create(job=job, attempt=2, url=job.webhook_url, error="timed out")
-    WebhookDelivery.objects.create(job=job, attempt=3, url=job.webhook_url, status_code=200, succeeded=True)
+    done = {"job": job, "url": job.webhook_url, "completed_at": timezone.now()}
+    WebhookDelivery.objects.create(attempt=1, status_code=503, **done)
+    WebhookDelivery.objects.create(attempt=2, error="timed out", **done)
+    WebhookDelivery.objects.create(attempt=3, status_code=200, succeeded=True, **done)
+    WebhookDelivery.objects.create(job=job, attempt=4, url=job.webhook_url)  # being sent: no outcome yet
     after = scrape(client)
     for outcome in ("delivered", "http_error", "network_error"):
         assert (

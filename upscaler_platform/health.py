@@ -21,7 +21,6 @@ from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 
 CHECK_TIMEOUT_SECONDS = 3.0
-BROKER_TIMEOUT_SECONDS = 2.0
 
 
 def check_database() -> None:
@@ -36,13 +35,14 @@ def check_database() -> None:
 
 def check_broker() -> None:
     url = settings.CELERY_BROKER_URL
+    timeout = settings.CELERY_BROKER_CONNECTION_TIMEOUT
     if url.startswith(("redis://", "rediss://")):
         import redis
 
         client = redis.Redis.from_url(
             url,
-            socket_connect_timeout=BROKER_TIMEOUT_SECONDS,
-            socket_timeout=BROKER_TIMEOUT_SECONDS,
+            socket_connect_timeout=timeout,
+            socket_timeout=timeout,
             retry_on_timeout=False,
         )
         try:
@@ -60,7 +60,7 @@ def check_broker() -> None:
     from jobs.dashboard import broker_connection
 
     with broker_connection(url) as conn:
-        conn.ensure_connection(max_retries=1, timeout=BROKER_TIMEOUT_SECONDS)
+        conn.ensure_connection(max_retries=1, timeout=timeout)
 
 
 def check_storage() -> None:

@@ -158,11 +158,12 @@ def inference_seconds_per_megapixel() -> HistogramMetricFamily:
 
 
 def webhook_attempts() -> CounterMetricFamily:
-    """Every recorded delivery attempt by outcome: delivered (2xx), http_error (any other
+    """Every completed delivery attempt by outcome: delivered (2xx), http_error (any other
     status), network_error (no response: timeout, refused, blocked address)."""
     from jobs.models import WebhookDelivery
 
-    row = WebhookDelivery.objects.order_by().aggregate(
+    completed = WebhookDelivery.objects.filter(completed_at__isnull=False).order_by()
+    row = completed.aggregate(
         delivered=Count("pk", filter=Q(succeeded=True)),
         http_error=Count("pk", filter=Q(succeeded=False, status_code__isnull=False)),
         network_error=Count("pk", filter=Q(succeeded=False, status_code__isnull=True)),

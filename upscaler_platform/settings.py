@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import dj_database_url
+from kombu import Queue
 
 from upscaler_platform.env import (
     ConfigError,
@@ -215,6 +216,24 @@ WEBHOOK_MAX_RETRIES = env_int("WEBHOOK_MAX_RETRIES", 3)
 WEBHOOK_RETRY_BASE_SECONDS = env_float("WEBHOOK_RETRY_BASE_SECONDS", 30.0)
 
 # --- Celery ---------------------------------------------------------------------------------
+# All of Celery's configuration is here; upscaler_platform/celery.py only loads it.
+# Each queue's name, given explicitly in the route of every task that goes on it and named
+# by the workers that consume it (docker-compose.yml, deploy/k8s).
+INFERENCE_QUEUE = "inference"  # GPU workers
+WEBHOOKS_QUEUE = "webhooks"  # I/O-bound delivery, many at once in threads
+MAINTENANCE_QUEUE = "maintenance"  # what beat schedules
+PURGE_INTERVAL_SECONDS = 300.0
+# Publishing must not hang a request while the broker is down: the job is in the database
+# and the sweep sends it once the broker is back. Health checks and the dashboard use the
+# same timeout when they reach the broker.
+CELERY_BROKER_CONNECTION_TIMEOUT = 2.0
+# Redis hands a message that no worker acknowledged to another worker after this long. A
+# message stays unacknowledged while its task runs (late ack) and while a worker holds it
+# for its countdown, so this is longer than the longest job, and countdowns stay under half
+# of it: a webhook retry that must wait longer is scheduled in the database instead.
+BROKER_VISIBILITY_TIMEOUT_SECONDS = JOB_TIME_LIMIT_SECONDS + 600
+WEBHOOK_MAX_COUNTDOWN_SECONDS = BROKER_VISIBILITY_TIMEOUT_SECONDS // 2
+
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL or "filesystem://")
 CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
 if CELERY_BROKER_URL.startswith("filesystem://"):
@@ -230,21 +249,51 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
     }
 elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
-    # Longer than the longest job, so a slow job with late ack is not delivered twice.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": JOB_TIME_LIMIT_SECONDS + 600}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": BROKER_VISIBILITY_TIMEOUT_SECONDS}
     if REDIS_KEY_PREFIX:
         CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"] = REDIS_KEY_PREFIX
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
-CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
-# Publishing must not hang a request while the broker is down: the job is in the database
-# and the sweep sends it once the broker is back.
-CELERY_BROKER_CONNECTION_TIMEOUT = 2
-CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
+
+CELERY_TASK_QUEUES = [Queue(INFERENCE_QUEUE), Queue(WEBHOOKS_QUEUE), Queue(MAINTENANCE_QUEUE)]
+CELERY_TASK_DEFAULT_QUEUE = MAINTENANCE_QUEUE
+CELERY_TASK_ROUTES = {
+    "jobs.tasks.run_job": {"queue": INFERENCE_QUEUE},
+    "jobs.tasks.deliver_webhook": {"queue": WEBHOOKS_QUEUE},
+    "jobs.tasks.dispatch_webhooks": {"queue": MAINTENANCE_QUEUE},
+    "jobs.tasks.sweep_jobs": {"queue": MAINTENANCE_QUEUE},
+    "jobs.tasks.purge_expired_outputs": {"queue": MAINTENANCE_QUEUE},
+}
+# Long GPU tasks: one message at a time per process, acknowledged only when done, and put
+# back on the queue if the worker process dies mid-task.
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# Run by one beat per deployment. A message not run by the time the next one is due expires,
+# so a maintenance worker that was down does not run a backlog of them.
+CELERY_BEAT_SCHEDULE = {
+    "sweep-jobs": {
+        "task": "jobs.tasks.sweep_jobs",
+        "schedule": SWEEP_INTERVAL_SECONDS,
+        "options": {"queue": MAINTENANCE_QUEUE, "expires": SWEEP_INTERVAL_SECONDS},
+    },
+    "dispatch-webhooks": {
+        "task": "jobs.tasks.dispatch_webhooks",
+        "schedule": SWEEP_INTERVAL_SECONDS,
+        "options": {"queue": MAINTENANCE_QUEUE, "expires": SWEEP_INTERVAL_SECONDS},
+    },
+    "purge-expired-outputs": {
+        "task": "jobs.tasks.purge_expired_outputs",
+        "schedule": PURGE_INTERVAL_SECONDS,
+        "options": {"queue": MAINTENANCE_QUEUE, "expires": PURGE_INTERVAL_SECONDS},
+    },
+}
 
 # --- Operations -----------------------------------------------------------------------------
 # When set, GET /metrics requires "Authorization: Bearer <METRICS_TOKEN>".

@@ -1,8 +1,17 @@
-"""Runs the embedded default: the web app (gunicorn) and a Celery worker (with beat) as
-separate processes, until interrupted. `make run` calls this."""
+"""Runs the embedded default: the web app (gunicorn), a Celery worker and Celery beat, each
+as its own supervised process, until interrupted. `make run` calls this.
+
+Each child runs in a process group of its own, and that group is what gets killed: when a
+child exits (a crash, a kill -9) whatever it left behind (pool processes) is killed before
+it is restarted, and on shutdown nothing outlives the launcher. Beat runs by itself rather
+than inside the worker (`--beat`), whose beat child outlives a worker killed with -9: the
+restarted worker then started a second beat, and every periodic task ran twice.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
 import shutil
 import signal
@@ -27,8 +36,28 @@ def web_command(host: str, port: int, workers: int) -> list[str]:
     ]
 
 
+# How long children get to stop on shutdown (a running job is put back in the queue after).
+STOP_TIMEOUT_SECONDS = 20.0
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_launcher():
+    """Run in each child before it starts: on Linux, SIGTERM it if the launcher dies (even by
+    kill -9), so no child is left without its supervisor."""
+    if not sys.platform.startswith("linux"):
+        return None
+    libc, launcher = ctypes.CDLL(None, use_errno=True), os.getpid()
+
+    def prepare() -> None:
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != launcher:  # it died before prctl took effect
+            os._exit(1)
+
+    return prepare
+
+
 class Command(BaseCommand):
-    help = "Start the web app and a worker on this machine (the embedded default)."
+    help = "Start the web app, a worker and beat on this machine (the embedded default)."
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
@@ -38,39 +67,50 @@ class Command(BaseCommand):
 
     def handle(self, host, port, web_workers, worker_concurrency, **options):
         bindir = os.path.dirname(sys.executable)
-        web = web_command(host, port, web_workers)
-        worker = [
-            os.path.join(bindir, "celery"),
-            "-A",
-            "upscaler_platform",
-            "worker",
-            "--beat",
-            "--queues",
-            "inference,webhooks,maintenance",
-            "--concurrency",
-            str(worker_concurrency),
-            "--loglevel",
-            "INFO",
-            "--schedule",
-            str(settings.DATA_DIR / "celerybeat-schedule"),
-        ]
+        celery = [os.path.join(bindir, "celery"), "-A", "upscaler_platform"]
+        queues = ",".join([settings.INFERENCE_QUEUE, settings.WEBHOOKS_QUEUE, settings.MAINTENANCE_QUEUE])
+        commands = {
+            "web": web_command(host, port, web_workers),
+            "worker": [
+                *celery,
+                "worker",
+                "--queues",
+                queues,
+                "--concurrency",
+                str(worker_concurrency),
+                "--loglevel",
+                "INFO",
+            ],
+            "beat": [
+                *celery,
+                "beat",
+                "--loglevel",
+                "INFO",
+                "--schedule",
+                str(settings.DATA_DIR / "celerybeat-schedule"),
+            ],
+        }
         # Several gunicorn workers share their request metrics through this folder.
         metrics_dir = settings.DATA_DIR / "prometheus"
         shutil.rmtree(metrics_dir, ignore_errors=True)
         metrics_dir.mkdir(parents=True)
         os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(metrics_dir))
-        commands = {"web": web, "worker": worker}
-        procs = {name: subprocess.Popen(cmd) for name, cmd in commands.items()}
-        self.stdout.write(f"Web on http://{host}:{port}/ (API at /api/v1/, docs at /api/v1/docs), worker started.")
+
+        prepare = _die_with_launcher()
+
+        def start(name: str) -> subprocess.Popen:
+            proc = subprocess.Popen(commands[name], process_group=0, preexec_fn=prepare)
+            self.stdout.write(f"{name} started (pid {proc.pid})")
+            return proc
+
+        procs = {name: start(name) for name in commands}
+        self.stdout.write(f"Web on http://{host}:{port}/ (API at /api/v1/, docs at /api/v1/docs).")
         stopping = False
         restarts: list[float] = []
 
         def stop(*_):
             nonlocal stopping
             stopping = True
-            for proc in procs.values():
-                if proc.poll() is None:
-                    proc.terminate()
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
@@ -80,20 +120,38 @@ class Command(BaseCommand):
                 for name, proc in procs.items():
                     if proc.poll() is None or stopping:
                         continue
+                    _kill_group(proc)  # what the dead one left behind
                     # A crashed process is restarted (Celery's worker can die when its broker
                     # connection breaks); one that keeps crashing stops everything.
                     now = time.monotonic()
                     restarts[:] = [t for t in restarts if now - t < 60] + [now]
                     if len(restarts) > 5:
                         self.stderr.write(f"{name} keeps exiting (code {proc.returncode}); stopping.")
-                        stop()
+                        stopping = True
                         break
                     self.stderr.write(f"{name} exited with code {proc.returncode}; restarting it.")
-                    procs[name] = subprocess.Popen(commands[name])
+                    procs[name] = start(name)
         finally:
-            stop()
-            for proc in procs.values():
-                try:
-                    proc.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+            _shut_down(procs.values())
+
+
+def _shut_down(procs) -> None:
+    """SIGTERM each child (a warm shutdown), wait for them together, then kill each process
+    group, so neither a child that did not stop nor anything a child left behind survives."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+    deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
+    for proc in procs:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=max(deadline - time.monotonic(), 0))
+    for proc in procs:
+        _kill_group(proc)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=5)
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    # The group is the child's pid (process_group=0); it outlives the child while any member does.
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)

@@ -56,7 +56,7 @@ def test_the_broker_timeouts_are_defined_once(settings, monkeypatch):
     import redis
 
     from jobs import dashboard
-    from upscaler_platform import health
+    from jobs import health
 
     assert app.conf.broker_connection_timeout == settings.CELERY_BROKER_CONNECTION_TIMEOUT
     assert app.conf.broker_transport_options["visibility_timeout"] == settings.BROKER_VISIBILITY_TIMEOUT_SECONDS

@@ -42,3 +42,11 @@ def imported_modules(path: Path) -> set[str]:
 def test_domain_modules_do_not_import_the_api_layer(module):
     offending = sorted(n for n in imported_modules(REPO / module) if n.startswith(FORBIDDEN))
     assert not offending, f"{module} imports {offending}"
+
+
+@pytest.mark.parametrize("module", sorted(p.name for p in (REPO / "upscaler_platform").glob("*.py")))
+def test_the_project_package_does_not_import_app_internals(module):
+    offending = sorted(
+        n for n in imported_modules(REPO / "upscaler_platform" / module) if n.startswith(("jobs", "billing"))
+    )
+    assert not offending, f"upscaler_platform/{module} imports {offending}"

@@ -54,7 +54,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "upscaler_platform.metrics.PrometheusMiddleware",  # first, so it times the whole request
+    "jobs.metrics.PrometheusMiddleware",  # first, so it times the whole request
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -2,18 +2,10 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from jobs.dashboard_views import dashboard_data_view, dashboard_view
-from jobs.files import signed_file
-from upscaler_platform import health, metrics
-
 urlpatterns = [
-    # Before admin.site.urls, whose catch-all would answer these paths with a 404.
-    path("admin/dashboard/", admin.site.admin_view(dashboard_view), name="admin-dashboard"),
-    path(
-        "admin/dashboard/data.json",
-        admin.site.admin_view(dashboard_data_view),
-        name="admin-dashboard-data",
-    ),
+    # First: the jobs app's own pages include the dashboard under admin/, which the admin's
+    # catch-all would otherwise answer with a 404.
+    path("", include("jobs.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("jobs.api.urls")),
     path("api/v1/schema", SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]), name="schema"),
@@ -22,8 +14,4 @@ urlpatterns = [
         SpectacularSwaggerView.as_view(url_name="schema", authentication_classes=[], permission_classes=[]),
         name="docs",
     ),
-    path("files/<path:name>", signed_file, name="signed-file"),
-    path("healthz", health.healthz, name="healthz"),
-    path("readyz", health.readyz, name="readyz"),
-    path("metrics", metrics.metrics_view, name="metrics"),
 ]

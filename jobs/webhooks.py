@@ -1,5 +1,5 @@
-"""Webhook delivery: POST the final status payload, signed per Standard Webhooks, and record
-every attempt. The retry policy lives here too."""
+"""Webhook delivery: POST the final status payload (or an owner's test event), signed per
+Standard Webhooks, and record every attempt. The retry policy lives here too."""
 
 from __future__ import annotations
 
@@ -9,12 +9,15 @@ import hmac
 import json
 import random
 import time
+import uuid
 
 import requests
 from django.conf import settings
+from django.utils import timezone
 
 from jobs import safe_http, surfaces
 from jobs.models import Job, WebhookDelivery
+from jobs.timestamps import iso
 
 # Responses after which retrying cannot help: the receiver said the endpoint is gone.
 PERMANENT_STATUSES = {410}
@@ -36,21 +39,43 @@ def signature_header(account, msg_id: str, timestamp: int, body: str) -> str:
 def deliver(job: Job, attempt: int) -> tuple[WebhookDelivery, float | None]:
     """One attempt. Returns the recorded delivery and the server's Retry-After, if any."""
     body = json.dumps(surfaces.webhook_body(job), separators=(",", ":"))
-    msg_id = f"msg_{job.id}"  # stable across retries, so receivers can de-duplicate
+    record = WebhookDelivery(job=job, attempt=attempt, url=job.webhook_url)
+    # The message id is stable across retries, so receivers can de-duplicate.
+    return _post(record, job.account, f"msg_{job.id}", body)
+
+
+def send_test_event(account, url: str) -> WebhookDelivery:
+    """A test event, signed and recorded like any attempt (a delivery row without a job),
+    sent once: the owner who sent it reads the outcome, nothing retries it."""
+    event_id = uuid.uuid4().hex
+    payload = {
+        "type": "webhook.test",
+        "id": f"test_{event_id}",
+        "account": account.name,
+        "createdAt": iso(timezone.now()),
+        "message": "A test event from the web app. Verify its signature as you would a job's webhook.",
+    }
+    record = WebhookDelivery(account=account, event=WebhookDelivery.Event.TEST, attempt=1, url=url)
+    record, _ = _post(record, account, f"msg_test_{event_id}", json.dumps(payload, separators=(",", ":")))
+    return record
+
+
+def _post(record: WebhookDelivery, account, msg_id: str, body: str) -> tuple[WebhookDelivery, float | None]:
+    """POST `body` to `record.url`, signed for `account`, through the SSRF guard; save the
+    outcome on `record`."""
     timestamp = int(time.time())
     headers = {
         "Content-Type": "application/json",
         "webhook-id": msg_id,
         "webhook-timestamp": str(timestamp),
-        "webhook-signature": signature_header(job.account, msg_id, timestamp, body),
+        "webhook-signature": signature_header(account, msg_id, timestamp, body),
     }
     started = time.monotonic()
-    record = WebhookDelivery(job=job, attempt=attempt, url=job.webhook_url)
     retry_after = None
     try:
         response = safe_http.request(
             "POST",
-            job.webhook_url,
+            record.url,
             data=body.encode(),
             headers=headers,
             timeout=(min(5.0, settings.WEBHOOK_TIMEOUT_SECONDS), settings.WEBHOOK_TIMEOUT_SECONDS),

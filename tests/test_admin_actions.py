@@ -383,3 +383,10 @@ def test_it_serves_the_dashboard_and_its_data(client, staff, account):
     client.logout()
     assert client.get(reverse("admin-dashboard")).status_code == 302
     assert client.get(reverse("admin-dashboard-data")).status_code == 302
+
+
+def test_an_accounts_page_lists_its_web_app_owners(client, staff, account, owner):
+    r = client.get(reverse("admin:billing_account_change", args=[account.pk]))
+    assert r.status_code == 200
+    assert b"account owners" in r.content.lower()
+    assert f'value="{owner.pk}"'.encode() in r.content

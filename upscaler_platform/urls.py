@@ -26,4 +26,6 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("metrics", metrics.metrics_view, name="metrics"),
+    # The customers' web app, at the root: "/" is its sign-in page.
+    path("", include("jobs.web.urls")),
 ]

@@ -199,3 +199,11 @@ def test_another_accounts_job_is_not_shown(web, other_account):
     page = web.get(f"/playground?job={theirs.id}").content.decode()
     assert str(theirs.id) not in page and 'id="result-empty"' in page
     assert web.get("/playground?job=not-a-uuid").status_code == 200
+
+
+def test_a_refused_form_keeps_what_was_posted_and_the_other_modes_defaults(web):
+    page = submit(web, **{"precise-upscaleFactor": "20", "inputImageType": "anime"}).content.decode()
+    assert 'name="precise-upscaleFactor" id="precise-upscaleFactor" min="1" max="16" step="any" value="20"' in page
+    assert '<option value="anime" selected>' in page
+    assert re.search(r'name="dynamic-upscaleFactor"[^>]*value="2"', page)
+    assert re.search(r'name="dynamic-resemblance"[^>]*value="8"', page)

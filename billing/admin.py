@@ -18,7 +18,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 
 from billing import ledger
-from billing.models import Account, ApiKey, LedgerEntry
+from billing.models import Account, ApiKey, LedgerEntry, Owner
 from upscaler_platform.admin_mixins import ReadOnlyAdminMixin
 
 LEDGER_INLINE_ROWS = 50
@@ -49,6 +49,17 @@ class ApiKeyInline(ReadOnlyAdminMixin, admin.TabularInline):
     show_change_link = True
 
 
+class OwnerInline(admin.TabularInline):
+    """The people who sign in to the web app for this account: link a user whose username
+    is their email (create_account --email makes both)."""
+
+    model = Owner
+    extra = 0
+    fields = ("user", "created_at")
+    readonly_fields = ("created_at",)
+    raw_id_fields = ("user",)
+
+
 class TopUpForm(forms.Form):
     credits = forms.IntegerField(min_value=1, max_value=10**12, help_text="Whole credits to add to the balance.")
     memo = forms.CharField(
@@ -65,7 +76,7 @@ class AccountAdmin(admin.ModelAdmin):
     search_fields = ("name",)
     readonly_fields = ("balance", "created_at")
     fields = ("name", "is_active", "balance", "created_at")
-    inlines = [ApiKeyInline, LedgerEntryInline]
+    inlines = [OwnerInline, ApiKeyInline, LedgerEntryInline]
     actions = ["top_up", "activate", "deactivate"]
 
     def get_queryset(self, request):

@@ -7,6 +7,7 @@ import hashlib
 import secrets
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q, Sum
 from django.utils import timezone
@@ -65,6 +66,21 @@ class Account(models.Model):
         return self.ledger.aggregate(total=Sum("amount"))["total"] or 0
 
 
+class Owner(models.Model):
+    """A person who signs in to the web app for an account: a Django user (whose username is
+    their email) linked to one account. An account may have several owners."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="owner")
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="owners")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "account owner"
+
+    def __str__(self) -> str:
+        return f"{self.user.get_username()} ({self.account.name})"
+
+
 class ApiKey(models.Model):
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="api_keys")
     name = models.CharField(max_length=100, blank=True, default="")
@@ -87,6 +103,12 @@ class ApiKey(models.Model):
         raw = KEY_PREFIX + secrets.token_urlsafe(32)
         key = cls.objects.create(account=account, name=name, prefix=raw[:12], key_hash=hash_key(raw))
         return key, raw
+
+    def revoke(self) -> bool:
+        """Refuse the key from now on; False if it was revoked already."""
+        revoked = ApiKey.objects.filter(pk=self.pk, is_active=True).update(is_active=False, revoked_at=timezone.now())
+        self.refresh_from_db(fields=["is_active", "revoked_at"])
+        return bool(revoked)
 
 
 class LedgerEntry(models.Model):

@@ -4,13 +4,11 @@ failed job as a new charged job, redeliver a webhook). Also the dashboard page."
 
 from __future__ import annotations
 
-import io
 import logging
 import uuid
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.core.files.storage import default_storage
 from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
@@ -22,14 +20,10 @@ from jobs import lifecycle
 from jobs.errors import DomainError
 from jobs.models import Job, WebhookDelivery
 from jobs.submission import resubmit
+from jobs.thumbnails import THUMBNAIL_SOURCES, make_thumbnail
 from upscaler_platform.admin_mixins import ReadOnlyAdminMixin
 
 log = logging.getLogger(__name__)
-
-THUMBNAIL_SIZE = (320, 320)
-# The stored file each thumbnail is made from. The output thumbnail uses the JPEG, which
-# Pillow can decode at reduced size (draft mode) even for an 80 MP result.
-THUMBNAIL_SOURCES = {"input": "input_name", "output": "compressed_image_name"}
 
 admin.site.site_header = "Upscaler operations"
 admin.site.site_title = "Upscaler admin"
@@ -338,21 +332,6 @@ class JobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         if skipped:
             self.message_user(request, f"{_jobs(skipped)} skipped: no webhook, or not finished yet.", messages.WARNING)
         return None
-
-
-def make_thumbnail(name: str) -> bytes:
-    with default_storage.open(name, "rb") as handle:
-        image = Image.open(handle)
-        image.draft("RGB", THUMBNAIL_SIZE)  # JPEG: decode at 1/2, 1/4 or 1/8 size
-        image.thumbnail(THUMBNAIL_SIZE)
-        if image.mode not in ("RGB", "L"):
-            background = Image.new("RGB", image.size, (255, 255, 255))
-            rgba = image.convert("RGBA")
-            background.paste(rgba, mask=rgba.getchannel("A"))
-            image = background
-        out = io.BytesIO()
-        image.save(out, format="JPEG", quality=80)
-    return out.getvalue()
 
 
 def _jobs(n: int) -> str:

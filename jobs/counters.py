@@ -42,6 +42,11 @@ def incr(name: str, ttl: float) -> int:
     return _store().incr(name, ttl)
 
 
+def value(name: str) -> int:
+    """The counter's current value (0 when it does not exist or has expired)."""
+    return _store().value(name)
+
+
 def acquire(name: str, limit: int, ttl: float) -> Slot | None:
     """Take one of `limit` slots called `name`, or None when every one is taken. The slot is
     freed by release(), or by itself `ttl` seconds later."""
@@ -109,6 +114,12 @@ class _RedisStore:
         except redis.RedisError as exc:
             raise Unavailable(str(exc)) from exc
 
+    def value(self, name: str) -> int:
+        try:
+            return int(self.client.get(f"{settings.REDIS_KEY_PREFIX}counter:{name}") or 0)
+        except redis.RedisError as exc:
+            raise Unavailable(str(exc)) from exc
+
     def acquire(self, name: str, limit: int, ttl: float) -> Slot | None:
         # The braces make every slot of one name hash to the same Redis Cluster slot.
         keys = [f"{settings.REDIS_KEY_PREFIX}slot:{{{name}}}:{i}" for i in range(limit)]
@@ -156,6 +167,13 @@ class _DatabaseStore:
         except DatabaseError as exc:
             raise Unavailable(str(exc)) from exc
         return int(count)
+
+    def value(self, name: str) -> int:
+        try:
+            row = Counter.objects.filter(name=name, expires_at__gt=time.time()).values_list("count", flat=True).first()
+        except DatabaseError as exc:
+            raise Unavailable(str(exc)) from exc
+        return int(row or 0)
 
     def acquire(self, name: str, limit: int, ttl: float) -> Slot | None:
         now = time.time()

@@ -60,16 +60,21 @@ def jobs_per_hour(now: datetime) -> dict:
     return {"hours": [iso(h) for h in hours], "counts": counts}
 
 
-def credits_per_day(now: datetime, days: int = 14) -> dict:
-    """Credits spent per day (job charges minus job refunds) over the last `days` days."""
+def credits_per_day(now: datetime, days: int = 14, account_id: int | None = None) -> dict:
+    """Credits spent per day (job charges minus job refunds) over the last `days` days, by
+    every account or by one."""
     today = now.astimezone(UTC).date()
     first = today - timedelta(days=days - 1)
     start = datetime(first.year, first.month, first.day, tzinfo=UTC)
     charged = [0] * days
     refunded = [0] * days
+    entries = LedgerEntry.objects.filter(
+        created_at__gte=start, kind__in=[LedgerEntry.Kind.DEBIT, LedgerEntry.Kind.REFUND]
+    )
+    if account_id is not None:
+        entries = entries.filter(account_id=account_id)
     rows = (
-        LedgerEntry.objects.filter(created_at__gte=start, kind__in=[LedgerEntry.Kind.DEBIT, LedgerEntry.Kind.REFUND])
-        .annotate(day=TruncDate("created_at", tzinfo=UTC))
+        entries.annotate(day=TruncDate("created_at", tzinfo=UTC))
         .values("day", "kind")
         .annotate(total=Sum("amount"))
         .order_by()

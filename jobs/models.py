@@ -157,10 +157,20 @@ class Batch(models.Model):
 
 
 class WebhookDelivery(models.Model):
-    """One attempt to POST a job's final payload to its webhook. The row is written before
-    the POST (that claims the attempt, jobs/webhooks.py) and completed with its outcome."""
+    """One attempt to POST an event to a webhook: a job's final payload, or a test event an
+    owner sent from the web app (no job; the account it was sent for instead). A job's row
+    is written before the POST (that claims the attempt, jobs/webhooks.py) and completed
+    with its outcome."""
 
-    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="webhook_deliveries")
+    class Event(models.TextChoices):
+        JOB = "job", "job finished"
+        TEST = "test", "test event"
+
+    job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.CASCADE, related_name="webhook_deliveries")
+    account = models.ForeignKey(
+        "billing.Account", null=True, blank=True, on_delete=models.CASCADE, related_name="test_webhook_deliveries"
+    )
+    event = models.CharField(max_length=8, choices=Event.choices, default=Event.JOB)
     attempt = models.PositiveSmallIntegerField()
     url = models.URLField(max_length=2000)
     status_code = models.PositiveSmallIntegerField(null=True, blank=True)
@@ -180,7 +190,12 @@ class WebhookDelivery(models.Model):
         ordering = ["created_at"]
         constraints = [
             # Claims an attempt: of two workers sending the same attempt, one INSERT wins.
+            # (Test events have no job, and NULLs never collide.)
             models.UniqueConstraint(fields=["job", "attempt"], name="webhook_attempt_once"),
+            models.CheckConstraint(
+                condition=Q(event="job", job__isnull=False) | Q(event="test", job__isnull=True, account__isnull=False),
+                name="webhook_delivery_job_or_test_event",
+            ),
         ]
         indexes = [
             # The dispatcher's query for retries that are due.

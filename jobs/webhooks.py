@@ -1,5 +1,6 @@
-"""Webhook delivery: POST the final status payload, signed per Standard Webhooks, and record
-every attempt; the retry policy; and the schedule of retries in the database.
+"""Webhook delivery: POST a job's final payload (in its surface's shape) or an owner's test
+event, signed per Standard Webhooks, and record every attempt; the retry policy; and the
+schedule of retries in the database.
 
 An attempt is claimed in the database before it is sent, so a task message delivered
 twice (a broker redelivery, or a retry sent both by Celery and by the dispatcher) sends
@@ -15,6 +16,7 @@ from __future__ import annotations
 import json
 import random
 import time
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -27,6 +29,7 @@ from standardwebhooks import Webhook
 
 from jobs import safe_http, surfaces
 from jobs.models import Job, WebhookDelivery
+from jobs.timestamps import iso
 
 # --- Retry policy: whether an attempt is retried, and when -------------------------------
 # Responses after which retrying cannot help: the receiver said the endpoint is gone.
@@ -123,21 +126,53 @@ def send(job: Job, record: WebhookDelivery) -> tuple[bool, float | None]:
     recorded (not if the dispatcher gave the attempt up for dead meanwhile) and the
     server's Retry-After, if any."""
     body = json.dumps(surfaces.webhook_body(job), separators=(",", ":"))
-    msg_id = f"msg_{job.id}"  # stable across retries, so receivers can de-duplicate
-    timestamp = int(time.time())
-    headers = {
-        "Content-Type": "application/json",
-        "webhook-id": msg_id,
-        "webhook-timestamp": str(timestamp),
-        "webhook-signature": signature_header(job.account, msg_id, timestamp, body),
+    # The message id is stable across retries, so receivers can de-duplicate.
+    outcome, retry_after = _post(job.webhook_url, job.account, f"msg_{job.id}", body, job.webhook_headers)
+    recorded = WebhookDelivery.objects.filter(pk=record.pk, completed_at__isnull=True).update(**outcome)
+    for name, value in outcome.items():
+        setattr(record, name, value)
+    return bool(recorded), retry_after
+
+
+def send_test_event(account, url: str) -> WebhookDelivery:
+    """A test event, signed and recorded like any attempt (a delivery row without a job),
+    sent once: the owner who sent it reads the outcome, nothing retries it."""
+    event_id = uuid.uuid4().hex
+    payload = {
+        "type": "webhook.test",
+        "id": f"test_{event_id}",
+        "account": account.name,
+        "createdAt": iso(timezone.now()),
+        "message": "A test event from the web app. Verify its signature as you would a job's webhook.",
     }
+    body = json.dumps(payload, separators=(",", ":"))
+    outcome, _ = _post(url, account, f"msg_test_{event_id}", body)
+    return WebhookDelivery.objects.create(
+        account=account, event=WebhookDelivery.Event.TEST, attempt=1, url=url, **outcome
+    )
+
+
+def _post(url: str, account, msg_id: str, body: str, extra_headers: dict | None = None) -> tuple[dict, float | None]:
+    """POST `body` to `url`, signed for `account`, through the SSRF guard. Returns the
+    outcome (WebhookDelivery fields) and the server's Retry-After, if any. The client's own
+    extra headers are sent too, but never in place of the signature's."""
+    timestamp = int(time.time())
+    headers = {str(name): str(value) for name, value in (extra_headers or {}).items()}
+    headers.update(
+        {
+            "Content-Type": "application/json",
+            "webhook-id": msg_id,
+            "webhook-timestamp": str(timestamp),
+            "webhook-signature": signature_header(account, msg_id, timestamp, body),
+        }
+    )
     started = time.monotonic()
-    outcome = {"status_code": None, "succeeded": False, "error": "", "response_body": ""}
+    outcome: dict = {"status_code": None, "succeeded": False, "error": "", "response_body": ""}
     retry_after = None
     try:
         response = safe_http.request(
             "POST",
-            job.webhook_url,
+            url,
             data=body.encode(),
             headers=headers,
             timeout=(min(5.0, settings.WEBHOOK_TIMEOUT_SECONDS), settings.WEBHOOK_TIMEOUT_SECONDS),
@@ -157,10 +192,7 @@ def send(job: Job, record: WebhookDelivery) -> tuple[bool, float | None]:
         outcome["error"] = f"{type(exc).__name__}: {exc}"[:500]
     outcome["duration_ms"] = int((time.monotonic() - started) * 1000)
     outcome["completed_at"] = timezone.now()
-    recorded = WebhookDelivery.objects.filter(pk=record.pk, completed_at__isnull=True).update(**outcome)
-    for name, value in outcome.items():
-        setattr(record, name, value)
-    return bool(recorded), retry_after
+    return outcome, retry_after
 
 
 def deliver(job: Job, attempt: int) -> tuple[WebhookDelivery, float | None] | None:

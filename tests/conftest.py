@@ -304,3 +304,41 @@ def gunicorn_server(broker, tmp_path):
     for proc in started:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
+
+
+OWNER_PASSWORD = "correct-horse-battery-staple"
+
+
+def make_owner(account, email: str):
+    from billing.owners import add_owner
+
+    return add_owner(account, email, OWNER_PASSWORD).user
+
+
+@pytest.fixture
+def owner(account):
+    """The web-app login of `account` (a Django user linked to it by billing.Owner)."""
+    return make_owner(account, "owner@acme.example")
+
+
+@pytest.fixture
+def other_owner(other_account):
+    return make_owner(other_account, "owner@other.example")
+
+
+@pytest.fixture
+def web(client, owner):
+    """Django's test client, signed in to the web app as `owner`."""
+    client.force_login(owner)
+    return client
+
+
+@pytest.fixture
+def fresh_rate_limits(broker):
+    """Forget this run's rate-limit counters (the sign-in ones count per email, which tests
+    share), without touching other runs' keys in the shared Redis."""
+    client = redis.Redis.from_url(redis_url())
+    for key in client.scan_iter(match=f"{os.environ['REDIS_KEY_PREFIX']}*rl:*", count=500):
+        client.delete(key)
+    yield
+    client.close()

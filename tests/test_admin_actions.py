@@ -327,6 +327,8 @@ def test_it_toggles_is_active_without_touching_the_balance(client, staff, accoun
     data = {
         "name": account.name,
         "balance": "999999",
+        "owners-TOTAL_FORMS": "0",
+        "owners-INITIAL_FORMS": "0",
         "api_keys-TOTAL_FORMS": "0",
         "api_keys-INITIAL_FORMS": "0",
         "ledger-TOTAL_FORMS": "0",
@@ -383,3 +385,29 @@ def test_it_serves_the_dashboard_and_its_data(client, staff, account):
     client.logout()
     assert client.get(reverse("admin-dashboard")).status_code == 302
     assert client.get(reverse("admin-dashboard-data")).status_code == 302
+
+
+def test_an_accounts_page_lists_and_links_its_web_app_owners(client, staff, account, owner):
+    r = client.get(reverse("admin:billing_account_change", args=[account.pk]))
+    assert r.status_code == 200
+    assert b"account owners" in r.content.lower()
+    assert f'value="{owner.pk}"'.encode() in r.content
+    teammate = get_user_model().objects.create_user("bo@acme.example", "bo@acme.example", "pw-bo-123456")
+    data = {
+        "name": account.name,
+        "is_active": "on",
+        "owners-TOTAL_FORMS": "2",
+        "owners-INITIAL_FORMS": "1",
+        "owners-0-id": str(owner.owner.pk),
+        "owners-0-account": str(account.pk),
+        "owners-0-user": str(owner.pk),
+        "owners-1-account": str(account.pk),
+        "owners-1-user": str(teammate.pk),
+        "api_keys-TOTAL_FORMS": "0",
+        "api_keys-INITIAL_FORMS": "0",
+        "ledger-TOTAL_FORMS": "0",
+        "ledger-INITIAL_FORMS": "0",
+    }
+    r = client.post(reverse("admin:billing_account_change", args=[account.pk]), data)
+    assert r.status_code == 302, r.context and [f.errors for f in r.context["inline_admin_formsets"][0].formset]
+    assert set(account.owners.values_list("user__username", flat=True)) == {"owner@acme.example", "bo@acme.example"}

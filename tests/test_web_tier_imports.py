@@ -1,4 +1,4 @@
-"""The web tier never imports torch: the API, admin and task modules load without it."""
+"""The web tier never imports torch: the API, web app, admin and task modules load without it."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ import sys, django
 django.setup()
 from django.urls import resolve
 import upscaler_platform.urls, jobs.api.views, jobs.tasks, jobs.submission, jobs.webhooks
-import billing.authentication
+import billing.authentication, jobs.web.views.playground, jobs.web.views.jobs
 resolve('/api/v1/precise-upscale')
+resolve('/playground')
 heavy = sorted(m for m in ('torch', 'torchvision', 'spandrel') if m in sys.modules)
 print(','.join(heavy) or 'clean')
 """

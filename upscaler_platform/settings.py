@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "django.contrib.humanize",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -83,6 +84,10 @@ TEMPLATES = [
     },
 ]
 
+# The embedded default is the configuration with no DATABASE_URL: `make run` on one machine,
+# SQLite, served over plain http on localhost. Cookie security and the email backend
+# default differently there (see "Web app" below).
+EMBEDDED_DEFAULT = not env_str("DATABASE_URL")
 DATABASES = {
     "default": dj_database_url.parse(
         env_str("DATABASE_URL", f"sqlite:///{DATA_DIR / 'db.sqlite3'}"),
@@ -298,6 +303,52 @@ CELERY_BEAT_SCHEDULE = {
 # --- Operations -----------------------------------------------------------------------------
 # When set, GET /metrics requires "Authorization: Bearer <METRICS_TOKEN>".
 METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+
+# --- Web app (jobs/web/) -----------------------------------------------------------------
+LOGIN_URL = "web:sign-in"
+LOGIN_REDIRECT_URL = "web:playground"
+LOGOUT_REDIRECT_URL = "web:sign-in"
+# Open sign-up: anyone may create an account (with its owner) at /signup, starting with
+# SIGNUP_CREDITS credits. Off by default: operators create accounts with create_account.
+SIGNUP_OPEN = env_bool("SIGNUP_OPEN", False)
+SIGNUP_CREDITS = env_int("SIGNUP_CREDITS", 0)
+# Failed sign-ins counted per email and per client address in the shared cache; past the
+# limit, sign-in (and password-reset requests, per address) wait for the window to end.
+SIGN_IN_WINDOW_SECONDS = env_int("SIGN_IN_WINDOW_SECONDS", 900)
+SIGN_IN_FAILURES_PER_EMAIL = env_int("SIGN_IN_FAILURES_PER_EMAIL", 10)
+SIGN_IN_FAILURES_PER_IP = env_int("SIGN_IN_FAILURES_PER_IP", 50)
+# The request header that carries the client's address when a proxy in front sets it
+# (e.g. HTTP_X_FORWARDED_FOR: its last entry is used). Empty: REMOTE_ADDR.
+CLIENT_IP_HEADER = env_str("CLIENT_IP_HEADER", "")
+# Cookies only over HTTPS, except in DEBUG and on the embedded default, which `make run`
+# serves over plain http on localhost.
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG and not EMBEDDED_DEFAULT)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", SESSION_COOKIE_SECURE)
+# The pages' scripts read the CSRF token from the form, never from the cookie.
+CSRF_COOKIE_HTTPONLY = True
+SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 14 * 24 * 3600)
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+# Password-reset email: printed to the console on the embedded default, sent by SMTP
+# elsewhere (a reset link in a production log would be a credential in the log).
+EMAIL_BACKEND = env_str(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.console.EmailBackend"
+    if EMBEDDED_DEFAULT
+    else "django.core.mail.backends.smtp.EmailBackend",
+)
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Upscaler <noreply@localhost>")
 
 # --- Logging --------------------------------------------------------------------------------
 LOGGING = {

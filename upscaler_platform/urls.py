@@ -14,4 +14,6 @@ urlpatterns = [
         SpectacularSwaggerView.as_view(url_name="schema", authentication_classes=[], permission_classes=[]),
         name="docs",
     ),
+    # The customers' web app, at the root: "/" is its sign-in page.
+    path("", include("jobs.web.urls")),
 ]

@@ -1,29 +1,46 @@
-from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
+import os
 
-from billing import ledger
-from billing.models import Account, ApiKey
+from django.contrib.auth import password_validation
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+
+from billing import owners
 
 
 class Command(BaseCommand):
     help = (
-        "Create an account with an API key and optional starting credits. "
-        "The key is printed once, alone on the last line."
+        "Create an account with an API key and optional starting credits, and with --email "
+        "its owner's web-app login (password from ACCOUNT_PASSWORD, else a set-password link "
+        "is printed). The key is printed once, alone on the last line."
     )
 
     def add_arguments(self, parser):
         parser.add_argument("name")
         parser.add_argument("--credits", type=int, default=0)
+        parser.add_argument("--email", default="", help="The owner's email: their login to the web app")
 
-    def handle(self, name, credits, **options):
+    def handle(self, name, credits, email, **options):
         if credits < 0:
             raise CommandError("--credits must be zero or more")
-        if Account.objects.filter(name=name).exists():
-            raise CommandError(f"An account named {name!r} exists already")
-        with transaction.atomic():
-            account = Account.objects.create(name=name)
-            if credits:
-                ledger.top_up(account, credits, memo="Initial credits")
-            _, raw_key = ApiKey.issue(account, name="created by create_account")
+        # As `createsuperuser --noinput` reads DJANGO_SUPERUSER_PASSWORD.
+        password = os.environ.get("ACCOUNT_PASSWORD") or None
+        if password and not email:
+            raise CommandError("ACCOUNT_PASSWORD is set but --email is not: the password is the owner's")
+        if password:
+            try:
+                password_validation.validate_password(password)
+            except ValidationError as exc:
+                raise CommandError("ACCOUNT_PASSWORD: " + " ".join(exc.messages)) from None
+        try:
+            created = owners.create_account(name, credits=credits, email=email, password=password)
+        except owners.OwnerError as exc:
+            raise CommandError(str(exc)) from None
+        if created.owner is not None:
+            login = created.owner.user.get_username()
+            if password:
+                self.stdout.write(f"Owner login: {login} (password from ACCOUNT_PASSWORD).")
+            else:
+                link = owners.set_password_url(created.owner.user)
+                self.stdout.write(f"Owner login: {login}. Set its password once at: {link}")
         self.stdout.write(f"Created account {name!r} with {credits} credits. API key (shown once):")
-        self.stdout.write(raw_key)
+        self.stdout.write(created.raw_key)

@@ -1,0 +1,30 @@
+"""Small JPEG previews of a job's input or output, read from storage (local or S3) and
+downsized on the web tier, for the admin and the web app."""
+
+from __future__ import annotations
+
+import io
+
+from django.core.files.storage import default_storage
+from PIL import Image
+
+THUMBNAIL_SIZE = (320, 320)
+# The stored file each thumbnail is made from. The output thumbnail uses the JPEG, which
+# Pillow can decode at reduced size (draft mode) even for an 80 MP result.
+THUMBNAIL_SOURCES = {"input": "input_name", "output": "compressed_image_name"}
+
+
+def make_thumbnail(name: str, size: tuple[int, int] = THUMBNAIL_SIZE) -> bytes:
+    """Raises FileNotFoundError, or Pillow's errors for an unreadable file."""
+    with default_storage.open(name, "rb") as handle:
+        image = Image.open(handle)
+        image.draft("RGB", size)  # JPEG: decode at 1/2, 1/4 or 1/8 size
+        image.thumbnail(size)
+        if image.mode not in ("RGB", "L"):
+            background = Image.new("RGB", image.size, (255, 255, 255))
+            rgba = image.convert("RGBA")
+            background.paste(rgba, mask=rgba.getchannel("A"))
+            image = background
+        out = io.BytesIO()
+        image.save(out, format="JPEG", quality=80)
+    return out.getvalue()

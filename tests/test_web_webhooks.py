@@ -1,0 +1,96 @@
+"""The webhooks page: the signing secret revealed on request and rotated, test events sent
+through the webhook delivery (signed, SSRF-guarded, recorded without a job), recent
+deliveries of this account only."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from standardwebhooks import Webhook
+
+from jobs.models import WebhookDelivery
+from tests.test_admin_actions import make_job
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_rate_limits")]
+
+
+def test_the_secret_is_shown_only_when_asked_for(web, account):
+    page = web.get("/webhooks").content.decode()
+    assert account.webhook_secret not in page and 'id="webhook-secret-masked"' in page
+    assert web.get("/webhooks/secret").status_code == 405
+    r = web.post("/webhooks/secret", {"action": "reveal"})
+    assert account.webhook_secret in r.content.decode()
+    assert "no-store" in r["Cache-Control"]
+
+
+def test_rotating_keeps_the_old_secret_valid_for_a_day(web, account):
+    old = account.webhook_secret
+    r = web.post("/webhooks/secret", {"action": "rotate"})
+    account.refresh_from_db()
+    assert account.webhook_secret != old and account.previous_webhook_secret == old
+    page = r.content.decode()
+    assert account.webhook_secret in page and old not in page
+    assert "The previous one stays valid for 24 hours" in page
+    assert 'id="grace"' in web.get("/webhooks").content.decode()
+
+
+def test_a_test_event_is_a_signed_post_recorded_like_any_delivery(web, account, webhook_receiver):
+    r = web.post("/webhooks/test", {"url": webhook_receiver.url + "/hook"})
+    assert r.status_code == 200
+    assert b'id="test-result"' in r.content and b"Delivered" in r.content
+    [call] = webhook_receiver.wait_for(1)
+    headers = {k.lower(): v for k, v in call["headers"].items()}
+    payload = Webhook(account.webhook_secret).verify(call["body"], headers)
+    assert payload["type"] == "webhook.test" and payload["account"] == "acme"
+    assert headers["webhook-id"].startswith("msg_test_")
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.event, delivery.job, delivery.account, delivery.status_code) == ("test", None, account, 200)
+    assert delivery.url == webhook_receiver.url + "/hook"
+    assert account.webhook_secret not in r.content.decode()
+
+
+def test_a_failed_test_event_says_why(web, webhook_receiver):
+    webhook_receiver.responses = [500]
+    r = web.post("/webhooks/test", {"url": webhook_receiver.url + "/hook"})
+    assert b"Not delivered" in r.content and b"HTTP 500" in r.content
+    assert not WebhookDelivery.objects.get().succeeded
+
+
+def test_test_events_go_through_the_ssrf_guard(web, settings, webhook_receiver):
+    settings.UPSCALER_ALLOW_PRIVATE_URLS = False
+    r = web.post("/webhooks/test", {"url": webhook_receiver.url + "/hook"})
+    assert b"Not delivered" in r.content and b"blocked: the address 127.0.0.1 is not public" in r.content
+    assert webhook_receiver.requests == []  # refused before any packet was sent
+    assert WebhookDelivery.objects.get().error.startswith("blocked:")
+    for url, message in [
+        ("file:///etc/passwd", b"valid http or https URL"),
+        ("http://user:pw@example.com/x", b"URLs with credentials are not allowed"),
+    ]:
+        r = web.post("/webhooks/test", {"url": url})
+        assert r.status_code == 400 and message in r.content
+    assert WebhookDelivery.objects.count() == 1
+
+
+def test_recent_deliveries_are_this_accounts_jobs_and_tests(web, account, other_account):
+    mine = make_job(account, webhook_url="https://example.com/mine")
+    theirs = make_job(other_account, webhook_url="https://example.com/theirs")
+    WebhookDelivery.objects.create(job=mine, attempt=1, url=mine.webhook_url, status_code=200, succeeded=True)
+    WebhookDelivery.objects.create(job=theirs, attempt=1, url=theirs.webhook_url, status_code=200, succeeded=True)
+    WebhookDelivery.objects.create(account=other_account, event="test", attempt=1, url="https://example.com/t2")
+    WebhookDelivery.objects.create(account=account, event="test", attempt=1, url="https://example.com/t1")
+    page = web.get("/webhooks").content.decode()
+    assert "example.com/mine" in page and "example.com/t1" in page
+    assert "example.com/theirs" not in page and "example.com/t2" not in page
+    # The API's delivery log of a job is unchanged by test events.
+    log = web.get(f"/api/v1/jobs/{mine.id}/webhook-deliveries", HTTP_AUTHORIZATION=f"Bearer {account.raw_key}")
+    assert [d["url"] for d in json.loads(log.content)] == ["https://example.com/mine"]
+
+
+def test_a_delivery_is_a_job_event_or_a_test_event_never_neither(account):
+    from django.db import IntegrityError, transaction
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        WebhookDelivery.objects.create(attempt=1, url="https://example.com/x")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        WebhookDelivery.objects.create(account=account, attempt=1, url="https://example.com/x")  # event defaults to job

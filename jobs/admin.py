@@ -9,16 +9,17 @@ import uuid
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Q
 from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 from PIL import Image, UnidentifiedImageError
 
 from jobs import lifecycle
 from jobs.errors import DomainError
-from jobs.models import Job, WebhookDelivery
+from jobs.models import Batch, Job, WebhookDelivery
 from jobs.submission import resubmit
 from jobs.thumbnails import THUMBNAIL_SOURCES, make_thumbnail
 from upscaler_platform.admin_mixins import ReadOnlyAdminMixin
@@ -59,6 +60,30 @@ def seconds_label(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f} s"
 
 
+class BatchFilter(admin.SimpleListFilter):
+    """In a batch or not; `?batch=<id>` (the batch page links to it) lists one batch's jobs.
+    Not a list of every batch: there are as many as uploads."""
+
+    title = "batch"
+    parameter_name = "batch"
+
+    def lookups(self, request, model_admin):
+        return [("any", "in a batch"), ("none", "not in a batch")]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if not value:
+            return queryset
+        if value == "any":
+            return queryset.filter(batch__isnull=False)
+        if value == "none":
+            return queryset.filter(batch__isnull=True)
+        try:
+            return queryset.filter(batch_id=uuid.UUID(value))
+        except ValueError:
+            return queryset.none()
+
+
 @admin.register(Job)
 class JobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
@@ -67,6 +92,7 @@ class JobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "account",
         "mode",
         "surface",
+        "batch_link",
         "status",
         "created_at",
         "queue_time",
@@ -74,7 +100,7 @@ class JobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "engine",
         "credit_cost",
     )
-    list_filter = ("status", "mode", "surface", "account", "created_at")
+    list_filter = ("status", "mode", "surface", BatchFilter, "account", "created_at")
     list_select_related = ("account",)
     search_fields = ("id",)
     search_help_text = "A job id (full, or its first characters)."
@@ -85,7 +111,7 @@ class JobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     inlines = [WebhookDeliveryInline]
     actions = ["cancel_with_refund", "retry_failed", "redeliver_webhook"]
     fieldsets = (
-        (None, {"fields": ("id", "account", "mode", "surface", "status", "progress", "error")}),
+        (None, {"fields": ("id", "account", "mode", "surface", "batch", "status", "progress", "error")}),
         (
             "Images",
             {
@@ -152,6 +178,14 @@ class JobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="id", ordering="id")
     def short_id(self, job: Job) -> str:
         return str(job.id)[:8]
+
+    @admin.display(description="batch", ordering="batch")
+    def batch_link(self, job: Job) -> str:
+        if job.batch_id is None:
+            return "-"
+        return format_html(
+            '<a href="{}">{}</a>', reverse("admin:jobs_batch_change", args=[job.batch_id]), str(job.batch_id)[:8]
+        )
 
     @admin.display(description="in queue")
     def queue_time(self, job: Job) -> str:
@@ -332,6 +366,79 @@ class JobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         if skipped:
             self.message_user(request, f"{_jobs(skipped)} skipped: no webhook, or not finished yet.", messages.WARNING)
         return None
+
+
+class BatchJobInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = Job
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    fields = readonly_fields = (
+        "status",
+        "input_width",
+        "input_height",
+        "output_width",
+        "output_height",
+        "output_format",
+        "credit_cost",
+        "processing_time",
+        "error",
+    )
+    ordering = ("created_at",)
+
+    @admin.display(description="processing")
+    def processing_time(self, job: Job) -> str:
+        return seconds_label(job.processing_seconds)
+
+
+@admin.register(Batch)
+class BatchAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """A Maskr batch: its jobs inline (and listed on the jobs page), and the files refused
+    before they became jobs."""
+
+    list_display = ("short_id", "account", "surface", "total_files", "job_counts", "created_at")
+    list_filter = ("surface", "account", "created_at")
+    list_select_related = ("account",)
+    search_fields = ("id",)
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+    inlines = [BatchJobInline]
+    fields = readonly_fields = ("id", "account", "surface", "total_files", "created_at", "jobs_link", "refused_files")
+
+    def get_queryset(self, request):
+        unfinished = Count("jobs", filter=Q(jobs__status__in=Job.UNFINISHED))
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                n_jobs=Count("jobs"),
+                n_succeeded=Count("jobs", filter=Q(jobs__status=Job.Status.SUCCESS)),
+                n_unfinished=unfinished,
+            )
+        )
+
+    @admin.display(description="id", ordering="id")
+    def short_id(self, batch: Batch) -> str:
+        return str(batch.id)[:8]
+
+    @admin.display(description="jobs: succeeded / unfinished / all (refused files are not jobs)")
+    def job_counts(self, batch: Batch) -> str:
+        return f"{batch.n_succeeded} / {batch.n_unfinished} / {batch.n_jobs}"
+
+    @admin.display(description="jobs")
+    def jobs_link(self, batch: Batch) -> str:
+        url = reverse("admin:jobs_job_changelist") + f"?batch={batch.pk}"
+        return format_html('<a href="{}">{} jobs in the job list</a>', url, batch.n_jobs)
+
+    @admin.display(description="refused before becoming jobs (not charged)")
+    def refused_files(self, batch: Batch) -> str:
+        refused = [item["rejected"] for item in batch.items if "rejected" in item]
+        if not refused:
+            return "-"
+        return format_html(
+            "<ul>{}</ul>",
+            format_html_join("", "<li>{}: {}</li>", ((r.get("filename") or "?", r["error"]) for r in refused)),
+        )
 
 
 def _jobs(n: int) -> str:

@@ -146,6 +146,10 @@ class Batch(models.Model):
     account = models.ForeignKey("billing.Account", on_delete=models.PROTECT, related_name="batches")
     surface = models.CharField(max_length=16, choices=Job.Surface.choices)
     total_files = models.PositiveIntegerField()
+    # The files in upload order, written once the batch is submitted: {"job_id": ...} for a
+    # file that became a job, or {"rejected": <its answer>} for one refused before that (an
+    # unreadable image, too large, no credits left), which is not a job and cost nothing.
+    items = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
@@ -154,6 +158,9 @@ class Batch(models.Model):
 
     def __str__(self) -> str:
         return f"batch {self.id} ({self.total_files} files)"
+
+    def job_ids(self) -> list[str]:
+        return [item["job_id"] for item in self.items if "job_id" in item]
 
 
 class WebhookDelivery(models.Model):

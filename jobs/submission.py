@@ -53,6 +53,7 @@ class Submission:
     output_format: str = OutputFormat.PNG  # imageUrl's format
     output_quality: int = 85  # jpg and webp
     output_ttl_seconds: int | None = None  # None: OUTPUT_TTL_SECONDS
+    batch_id: uuid.UUID | None = None  # the Batch the job belongs to (Maskr's /batch)
 
 
 def clean_webhook(value: object, field: str = "webhook") -> str:
@@ -293,6 +294,7 @@ def create_charged_job(
                 output_format=submission.output_format,
                 output_quality=submission.output_quality,
                 output_ttl_seconds=submission.output_ttl_seconds or settings.OUTPUT_TTL_SECONDS,
+                batch_id=submission.batch_id,
                 credit_cost=cost,
                 seed=random.SystemRandom().randrange(2**31),
                 input_name=input_name,

@@ -216,6 +216,9 @@ SWEEP_INTERVAL_SECONDS = env_float("SWEEP_INTERVAL_SECONDS", 60.0)
 # web thread; see upscaler_platform/gunicorn_conf.py).
 SYNC_WAIT_MAX_SECONDS = env_int("SYNC_WAIT_MAX_SECONDS", 300)
 SYNC_WAIT_MAX_CONCURRENT = env_int("SYNC_WAIT_MAX_CONCURRENT", 32)
+# The most a Maskr batch request's body may hold; each of its files is still limited to
+# MAX_INPUT_BYTES. Bodies over FILE_UPLOAD_MAX_MEMORY_SIZE are spooled to temporary files.
+MASKR_BATCH_MAX_BYTES = env_int("MASKR_BATCH_MAX_BYTES", 500 * 1024 * 1024)
 WEBHOOK_TIMEOUT_SECONDS = env_float("WEBHOOK_TIMEOUT_SECONDS", 15.0)
 WEBHOOK_MAX_RETRIES = env_int("WEBHOOK_MAX_RETRIES", 3)
 WEBHOOK_RETRY_BASE_SECONDS = env_float("WEBHOOK_RETRY_BASE_SECONDS", 30.0)
@@ -382,6 +385,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {"MaskrStatusEnum": "jobs.api.maskr.schema.STATUSES"},
 }
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_INPUT_BYTES * 2  # base64 of a 50 MB image, in JSON
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024

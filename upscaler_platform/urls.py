@@ -8,6 +8,7 @@ urlpatterns = [
     path("", include("jobs.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("jobs.api.urls")),
+    path("v1/services/", include("jobs.api.maskr.urls")),  # Maskr's API
     path("api/v1/schema", SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]), name="schema"),
     path(
         "api/v1/docs",

@@ -185,6 +185,9 @@ class StatusSerializer(serializers.Serializer):
     outputWidth = serializers.IntegerField(source="output_width")
     outputHeight = serializers.IntegerField(source="output_height")
     createdAt = serializers.DateTimeField(source="created_at")
+    batchId = serializers.UUIDField(
+        source="batch_id", required=False, help_text="The batch the job came in (Maskr's /batch); absent otherwise"
+    )
 
     # Fields shown only in some statuses; every other field is always there.
     ONLY_WHEN = {
@@ -200,6 +203,8 @@ class StatusSerializer(serializers.Serializer):
         for name, statuses in self.ONLY_WHEN.items():
             if job.status not in statuses:
                 data.pop(name, None)
+        if job.batch_id is None:
+            data.pop("batchId", None)
         return data
 
 

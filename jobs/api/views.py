@@ -214,6 +214,7 @@ class JobListView(ApiView):
         parameters=[
             OpenApiParameter("status", str, enum=Job.Status.values),
             OpenApiParameter("mode", str, enum=Job.Mode.values),
+            OpenApiParameter("batch", str, description="A batch id: only that batch's jobs"),
             OpenApiParameter("page", int, description="1 to the last page, default 1"),
             OpenApiParameter("pageSize", int, description="1-100, default 20"),
         ],
@@ -228,6 +229,12 @@ class JobListView(ApiView):
                 if wanted not in allowed:
                     raise InvalidRequest(f"{name} must be one of {', '.join(allowed)} (got {wanted!r}).", field=name)
                 jobs = jobs.filter(**{name: wanted})
+        batch = request.query_params.get("batch")
+        if batch:
+            try:
+                jobs = jobs.filter(batch_id=uuid.UUID(batch))
+            except ValueError:
+                raise InvalidRequest(f"batch must be a batch id (got {batch!r}).", field="batch") from None
         paginator = JobPagination()
         page = paginator.paginate_queryset(jobs, request, view=self)
         data = s.StatusSerializer(page, many=True, context={"base_url": base_url(request)}).data

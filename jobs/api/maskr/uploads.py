@@ -1,0 +1,122 @@
+"""Reading Maskr's multipart uploads with bounded memory and disk.
+
+An upload handler placed before Django's own counts bytes as they arrive: a request whose
+Content-Length is over the limit is refused before a byte of its body is read, and a file
+that grows past MAX_INPUT_BYTES is refused (single upload) or dropped while reading, its
+remaining bytes never stored anywhere (batch: that file fails alone)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.core.files.uploadhandler import FileUploadHandler
+from rest_framework.exceptions import UnsupportedMediaType
+from rest_framework.request import Request
+
+# A single upload's body may exceed its file by this much: multipart framing, and form
+# fields Maskr ignores.
+FRAMING_BYTES = 64 * 1024
+
+
+class UploadTooLarge(Exception):
+    """Over a limit: `scope` "file" (one file, or a single upload's whole body) or "batch"
+    (a batch's whole body)."""
+
+    def __init__(self, limit_bytes: int, scope: str = "file"):
+        super().__init__(f"{scope} over {limit_bytes} bytes")
+        self.limit_bytes = limit_bytes
+        self.scope = scope
+
+
+class TooManyFiles(Exception):
+    def __init__(self, limit: int):
+        super().__init__(f"more than {limit} files")
+        self.limit = limit
+
+
+@dataclass(frozen=True)
+class OversizedFile:
+    """Stands in, in upload order, for a batch file that was over the limit: its bytes were
+    dropped while it was read."""
+
+    name: str
+    limit_bytes: int
+
+    def close(self) -> None:
+        pass
+
+
+class LimitedUploadHandler(FileUploadHandler):
+    """Counts each file's bytes and the files of `field`; passes chunks on to the next
+    handlers (Django's memory and temporary-file handlers) only while under the limits.
+    `batch`: a file over the limit is dropped (an OversizedFile in its place), not refused,
+    and the body's limit is the batch's."""
+
+    def __init__(
+        self,
+        request,
+        *,
+        field: str,
+        max_request_bytes: int,
+        max_file_bytes: int,
+        max_files: int | None = None,
+        batch: bool = False,
+    ):
+        super().__init__(request)
+        self.field = field
+        self.max_request_bytes, self.max_file_bytes = max_request_bytes, max_file_bytes
+        self.max_files, self.batch = max_files, batch
+        self.files_seen = 0
+        self.received = 0
+        self.dropping = False
+
+    def handle_raw_input(self, input_data, META, content_length, boundary, encoding=None):
+        if content_length > self.max_request_bytes:
+            raise UploadTooLarge(self.max_request_bytes, "batch" if self.batch else "file")
+        return None  # parse as usual
+
+    def new_file(self, field_name, file_name, *args, **kwargs):
+        super().new_file(field_name, file_name, *args, **kwargs)
+        self.received, self.dropping = 0, False
+        if field_name == self.field:
+            self.files_seen += 1
+            if self.max_files is not None and self.files_seen > self.max_files:
+                raise TooManyFiles(self.max_files)
+
+    def receive_data_chunk(self, raw_data, start):
+        if self.dropping:
+            return None
+        self.received += len(raw_data)
+        if self.received <= self.max_file_bytes:
+            return raw_data
+        if not (self.batch and self.field_name == self.field):
+            raise UploadTooLarge(self.max_file_bytes)
+        # Free what the next handlers hold of this file, and keep nothing more of it.
+        self.dropping = True
+        for handler in self._following():
+            if hasattr(handler, "file"):
+                handler.file.close()
+        return None
+
+    def file_complete(self, file_size):
+        if self.dropping:
+            return OversizedFile(self.file_name, self.max_file_bytes)
+        return None  # the next handler hands the file over
+
+    def _following(self) -> list:
+        handlers = list(self.request.upload_handlers)
+        return handlers[handlers.index(self) + 1 :]
+
+
+def read_files(request: Request, field: str, **limits) -> list:
+    """The uploaded files of `field`, in upload order, read under `limits` (see
+    LimitedUploadHandler). A body that is not multipart has none. Raises UploadTooLarge or
+    TooManyFiles while reading."""
+    django_request = request._request
+    handler = LimitedUploadHandler(django_request, field=field, **limits)
+    django_request.upload_handlers = [handler, *django_request.upload_handlers]
+    try:
+        files = request.FILES
+    except UnsupportedMediaType:
+        return []  # what FastAPI says of it: the file field is missing
+    return files.getlist(field)

@@ -244,10 +244,22 @@ class WebhookDeliverySerializer(serializers.ModelSerializer):
     statusCode = serializers.IntegerField(source="status_code", allow_null=True)
     durationMs = serializers.IntegerField(source="duration_ms")
     createdAt = serializers.DateTimeField(source="created_at")
+    completedAt = serializers.DateTimeField(
+        source="completed_at", allow_null=True, help_text="When the answer came; null while the attempt is being sent"
+    )
 
     class Meta:
         model = WebhookDelivery
-        fields = ["attempt", "url", "statusCode", "succeeded", "error", "durationMs", "createdAt"]
+        fields = [
+            "attempt",
+            "url",
+            "statusCode",
+            "succeeded",
+            "error",
+            "durationMs",
+            "createdAt",
+            "completedAt",
+        ]
 
 
 class RedeliverSerializer(serializers.Serializer):

@@ -64,6 +64,7 @@ def job_detail(request, job_id):
         "job": job,
         "params": params,
         "deliveries": deliveries,
+        "completed_deliveries": sum(1 for d in deliveries if d.completed_at),
         "outputs_live": outputs_live(job),
         "curl": curl.command(job, public_base_url(request)),
         "can_redeliver": bool(job.webhook_url) and job.is_finished,
@@ -85,7 +86,8 @@ def job_status(request, job_id):
     payload.update(
         inputUrl=reverse("web:job-input", args=[job.id]) if not job.files_deleted_at else None,
         outputsLive=outputs_live(job),
-        webhookDeliveries=job.webhook_deliveries.count(),
+        # Attempts with an outcome: one being sent (claimed, not yet answered) is not counted.
+        webhookDeliveries=job.webhook_deliveries.filter(completed_at__isnull=False).count(),
         queueSeconds=job.queue_seconds,
         processingSeconds=job.processing_seconds,
         balance=request.account.balance,

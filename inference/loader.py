@@ -15,6 +15,7 @@ from safetensors.torch import load_file
 from spandrel import (
     ImageModelDescriptor,
     ModelLoader,
+    ModelTiling,
     UnsupportedModelError,
     canonicalize_state_dict,
 )
@@ -23,6 +24,7 @@ from inference import device as devices
 from inference.cache import LoadedOnce
 from inference.errors import ModelNotInstalledError
 from inference.registry import get_spec, model_dir, model_path, not_installed_error
+from inference.tile_context import FALLBACK_CONTEXT, tile_context
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +44,8 @@ class LoadedModel:
     minimum: int  # and at least this
     square: bool  # and square
     channels_last: bool
+    context: int = FALLBACK_CONTEXT  # input pixels a tile needs around what it contributes
+    tiling_supported: bool = True  # spandrel's advice; False: one piece where memory allows
     # Learnt while running: the largest tile that fitted after an out-of-memory back-off,
     # and (CUDA) the activation memory one input pixel costs.
     max_tile: int | None = None
@@ -170,4 +174,6 @@ def _load(name: str, path: Path, folder: Path, target: torch.device) -> LoadedMo
         minimum=max(1, requirements.minimum),
         square=requirements.square,
         channels_last=True,
+        context=tile_context(descriptor.architecture.id),
+        tiling_supported=descriptor.tiling == ModelTiling.SUPPORTED,
     )

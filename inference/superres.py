@@ -1,9 +1,10 @@
 """Running a loaded model over a whole image: passes, tile choice, out-of-memory back-off.
 
-An exact output size is reached in steps: one 4x network pass per factor of 4 needed (the
-last one landing on the target, the earlier ones resampled down to what it needs), an
-integer downscale fused on the device where the target is the pass output divided
-exactly, and a Lanczos resample for whatever is left.
+An exact output size is reached in steps, whatever the network's native scale ``s``: one
+``s``x pass per factor of ``s`` needed (the last one landing on the target, the earlier
+ones resampled to what it needs), an integer downscale fused on the device where the
+target is the pass output divided exactly, and a Lanczos resample for whatever is left.
+A 1x network (restoration) runs once at the input size and is resampled after.
 """
 
 from __future__ import annotations
@@ -56,13 +57,27 @@ class Pass:
         return self.input_size[0] * self.input_size[1]
 
 
-def plan_passes(size: tuple[int, int], target: tuple[int, int], scale: int) -> list[Pass]:
-    """The network passes taking ``size`` to ``target`` with a ``scale``x model."""
-    width, height = size
-    factor = max(target[0] / width, target[1] / height)
+def pass_count(factor: float, scale: int) -> int:
+    """Network passes of a ``scale``x model for ``factor``: the fewest whose product reaches
+    it (within UPSAMPLE_SLACK); one for a 1x model, which cannot enlarge anything."""
     count = 1
-    while scale**count * UPSAMPLE_SLACK < factor:
-        count += 1
+    if scale > 1:
+        while scale**count * UPSAMPLE_SLACK < factor:
+            count += 1
+    return count
+
+
+def plan_passes(size: tuple[int, int], target: tuple[int, int], scale: int) -> list[Pass]:
+    """The network passes taking ``size`` to ``target`` with a ``scale``x model.
+
+    Pass ``j`` of ``n`` starts from ``ceil(target / scale**(n - j))``, so the last pass
+    lands on (or just past) the target and its output is not stretched: the resampling is
+    done on the smaller intermediate images, where it costs least and the next pass
+    re-sharpens it. A pass whose output is an integer multiple of what follows is pooled on
+    the device instead of resampled.
+    """
+    width, height = size
+    count = pass_count(max(target[0] / width, target[1] / height), scale)
     inputs = [size] + [
         (
             math.ceil(target[0] / scale ** (count - j)),

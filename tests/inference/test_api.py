@@ -94,6 +94,7 @@ def test_params_match_the_platform_contract():
         "preserve_hands": False,
         "seed": None,
         "tile": None,
+        "model": None,
     }
     with pytest.raises(dataclasses.FrozenInstanceError):
         UpscaleParams(mode="precise").scale = 2  # type: ignore[misc]

@@ -11,7 +11,7 @@ over three images and the four edge directions (left, right, top, bottom).
 
 The context a tile needs is the smallest ``d`` from which on the mean difference stays
 below ``--threshold`` (0.5/255): tiles that see that much beyond the pixels they
-contribute join up within it. ``inference.tiling_context.CONTEXT`` records the figures.
+contribute join up within it. ``inference.tile_context.CONTEXT`` records the figures.
 """
 
 from __future__ import annotations

@@ -38,7 +38,7 @@ class UpscaleParams:
     seed: int | None = None
     tile: int | None = None  # new pixels a tile side contributes (context is added); None = automatic
     # precise, dynamic, restore: any installed model by name (its file's stem) instead of the
-    # mode's default, e.g. "4x-UltraSharp"; inference.catalog.scan lists them.
+    # mode's default, e.g. "2x_my_SPAN"; inference.catalog.scan lists them.
     model: str | None = None
 
     def validate(self) -> None:

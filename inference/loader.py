@@ -18,7 +18,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from spandrel import ImageModelDescriptor, ModelDescriptor, ModelLoader, ModelTiling, canonicalize_state_dict
+from spandrel import (
+    ImageModelDescriptor,
+    ModelDescriptor,
+    ModelLoader,
+    ModelTiling,
+    UnsupportedModelError,
+    canonicalize_state_dict,
+)
 
 from inference import device as devices
 from inference.cache import LoadedOnce
@@ -132,7 +139,9 @@ def read_model(path: Path) -> ModelDescriptor:
         raise ModelFileError(f"{path.name} cannot be read ({type(exc).__name__}: {exc})") from exc
     try:
         return ModelLoader().load_from_state_dict(state)
-    except Exception as exc:  # UnsupportedModelError, or an architecture's loader choking
+    except UnsupportedModelError as exc:
+        raise ModelFileError(f"spandrel recognises no architecture in {path.name}") from exc
+    except Exception as exc:  # an architecture's loader choking on an odd state dict
         raise ModelFileError(f"spandrel cannot load {path.name} ({type(exc).__name__}: {exc})") from exc
 
 

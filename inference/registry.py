@@ -245,9 +245,12 @@ def folder_problem(spec: PipelineSpec, folder: Path) -> str | None:
 
 
 def is_installed(name: str, directory: str | os.PathLike[str] | None = None) -> bool:
+    """Whether ``name`` (a pipeline, a registered model or any model file's stem) has its files."""
     if name in PIPELINES:
         return pipeline_problem(name, directory) is None
-    return model_path(name, directory).is_file()
+    if name in MODELS:
+        return model_path(name, directory).is_file()
+    return name in model_files(directory)
 
 
 def models_for(mode: str, image_type: str) -> list[str]:

@@ -76,7 +76,7 @@ def test_it_lists_files_that_are_not_models_with_the_reason(tmp_path):
     assert set(found) == {"good", "junk", "unknown", "tensor", "grey"}
     assert found["good"].error is None
     assert "cannot be read" in found["junk"].error
-    assert "spandrel cannot load unknown.pth" in found["unknown"].error
+    assert found["unknown"].error == "spandrel recognises no architecture in unknown.pth"
     assert "not a state dict" in found["tensor"].error
     assert found["grey"].architecture == "Compact" and "1 to 1 channels" in found["grey"].error
     assert all(info.sha256 and info.size_bytes > 0 for info in found.values())

@@ -30,7 +30,7 @@ GPU_MEMORY_FRACTION_ENV = "UPSCALER_GPU_MEMORY_FRACTION"  # of the free memory, 
 # Tiles are sized by the new pixels they contribute; each also sees the context its
 # architecture needs (``LoadedModel.context``, from inference.tile_context) on every side and
 # shares a FEATHER-wide cross-fade with its neighbours.
-CPU_TILE = 160  # new pixels a side on CPUs: RRDBNet tiles of 256 px with their context
+CPU_TILE = 160  # new pixels a side on CPUs: RRDBNet tiles of 272 px with their context
 GPU_WINDOW = 1024  # the largest tile on CUDA, context included; batching fills the GPU
 MAX_BATCH = 16
 MIN_TILE = 32  # the out-of-memory back-off halves the new pixels down to this, never the context

@@ -18,14 +18,14 @@ from tests.inference.synthetic import encode, photo
 def test_it_reports_progress_once_per_tile_non_decreasing_ending_at_one(tiny_models):
     steps = []
     upscale(
-        encode(photo(70, 50)),
+        encode(photo(90, 50)),
         UpscaleParams(mode="precise", scale=7, tile=16),
         model_dir=tiny_models,
         progress=steps.append,
     )
     context = tile_context("ESRGAN")
-    first = plan_axis(70, 16, context, FEATHER).count * plan_axis(50, 16, context, FEATHER).count
-    second = plan_axis(123, 16, context, FEATHER).count * plan_axis(88, 16, context, FEATHER).count  # 7x/4
+    first = plan_axis(90, 16, context, FEATHER).count * plan_axis(50, 16, context, FEATHER).count
+    second = plan_axis(158, 16, context, FEATHER).count * plan_axis(88, 16, context, FEATHER).count  # 7x/4
     assert second > 1 and len(steps) >= first + second
     assert steps == sorted(steps) and steps[-1] == 1.0
     assert all(0.0 <= step <= 1.0 for step in steps)
@@ -35,10 +35,10 @@ def test_it_reports_progress_once_per_tile_non_decreasing_ending_at_one(tiny_mod
 def test_it_counts_the_alpha_pass_in_the_progress(tiny_models):
     import numpy as np
 
-    rgba = np.dstack([photo(120, 120), np.tile(np.arange(120, dtype=np.uint8) * 2, (120, 1))])
+    rgba = np.dstack([photo(140, 140), np.tile(np.arange(140, dtype=np.uint8), (140, 1))])
     steps = []
     upscale(encode(rgba), UpscaleParams(mode="precise", scale=2, tile=16), model_dir=tiny_models, progress=steps.append)
-    tiles = plan_axis(120, 16, tile_context("ESRGAN"), FEATHER).count ** 2
+    tiles = plan_axis(140, 16, tile_context("ESRGAN"), FEATHER).count ** 2
     assert tiles > 1 and len(steps) >= 2 * tiles and steps == sorted(steps) and steps[-1] == 1.0
     assert abs(steps[tiles - 1] - 0.5) < 1e-9  # colour done: half way
 

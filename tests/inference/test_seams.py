@@ -20,7 +20,7 @@ from inference.tile_context import tile_context
 from inference.tiling import plan_axis
 from tests.inference.synthetic import encode, photo
 
-SIDE = 168  # at 64 px tiles 2 x 2 of them, at 32 px 3 x 3, each with 40 px of context a side
+SIDE = 184  # at 64 px tiles 2 x 2 of them, at 32 px 3 x 3, each with 48 px of context a side
 
 
 @functools.cache
@@ -55,10 +55,10 @@ def test_it_tiles_precise_4x_within_half_a_level_of_the_one_piece_run(shared_mod
 
 @pytest.mark.slow
 def test_it_tiles_dynamic_seamlessly_too(shared_models):
-    image = encode(photo(128, 128, seed=1))
-    assert plan_axis(128, 16, tile_context("ESRGAN"), FEATHER).count == 2
+    image = encode(photo(144, 144, seed=1))
+    assert plan_axis(144, 16, tile_context("ESRGAN"), FEATHER).count == 2
     params = dict(mode="dynamic", scale=2, image_type="anime", creativity=8, detail=8)
     tiled = upscale(image, UpscaleParams(**params, tile=16), model_dir=shared_models)
-    whole = upscale(image, UpscaleParams(**params, tile=128), model_dir=shared_models)
+    whole = upscale(image, UpscaleParams(**params, tile=144), model_dir=shared_models)
     difference = np.abs(np.asarray(tiled.image).astype(float) - np.asarray(whole.image))
     assert difference.mean() < 0.5, difference.mean()

@@ -1,4 +1,4 @@
-"""``python -m inference INPUT OUTPUT --mode precise --scale 4 [--type anime] [--tile N]``
+"""``python -m inference INPUT OUTPUT --mode precise --scale 4 [--type anime] [--model NAME] [--tile N]``
 
 Upscales one file with the same engine the workers use and prints the time and size.
 The output format follows OUTPUT's extension: .png (full quality) or .jpg/.jpeg (85).
@@ -13,7 +13,7 @@ from pathlib import Path
 
 from inference.errors import InferenceError
 from inference.imageio import decode_image, encode_jpeg, encode_png
-from inference.registry import IMAGE_TYPES, MODES, missing_for, model_dir, not_installed_error
+from inference.registry import IMAGE_TYPES, MODES, missing_for, model_dir, not_installed_error, resolve_model
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,7 +23,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mode", default="precise", choices=MODES)
     parser.add_argument("--scale", type=float, default=4.0, help="upscale factor")
     parser.add_argument("--type", dest="image_type", default="universal", choices=IMAGE_TYPES)
-    parser.add_argument("--tile", type=int, help="largest tile side in input pixels")
+    parser.add_argument("--model", help="any installed model by name (python -m inference.models list)")
+    parser.add_argument("--tile", type=int, help="new pixels per tile side, input pixels (context is added)")
     parser.add_argument("--creativity", type=int, default=5, help="dynamic: 0-10")
     parser.add_argument("--detail", type=int, default=5, help="dynamic: 0-10")
     parser.add_argument("--resemblance", type=int, default=8, help="dynamic: 0-10")
@@ -41,8 +42,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         decoded = decode_image(args.input.read_bytes())
         directory = Path(args.model_dir) if args.model_dir else model_dir()
-        for name in missing_for(args.mode, args.image_type, directory):
-            raise not_installed_error(name, directory)
+        if args.model:
+            resolve_model(args.model, directory)
+        else:
+            for name in missing_for(args.mode, args.image_type, directory):
+                raise not_installed_error(name, directory)
     except (InferenceError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -61,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
             detail=args.detail,
             resemblance=args.resemblance,
             tile=args.tile,
+            model=args.model,
         )
         result = upscale(
             decoded,

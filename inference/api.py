@@ -20,6 +20,7 @@ from inference.sizing import check_factor
 log = logging.getLogger(__name__)
 
 MIN_EXPLICIT_TILE = 16
+MODEL_MODES = ("precise", "dynamic", "restore")  # the modes that run any spandrel model
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,10 @@ class UpscaleParams:
     preserve_blur: bool = False
     preserve_hands: bool = False
     seed: int | None = None
-    tile: int | None = None  # None = automatic
+    tile: int | None = None  # new pixels a tile side contributes (context is added); None = automatic
+    # precise, dynamic, restore: any installed model by name (its file's stem) instead of the
+    # mode's default, e.g. "2x_my_SPAN"; inference.catalog.scan lists them.
+    model: str | None = None
 
     def validate(self) -> None:
         """ValueError naming the first parameter out of range."""
@@ -52,6 +56,11 @@ class UpscaleParams:
             isinstance(self.tile, bool) or not isinstance(self.tile, int) or self.tile < MIN_EXPLICIT_TILE
         ):
             raise ValueError(f"tile must be an integer of at least {MIN_EXPLICIT_TILE} pixels.")
+        if self.model is not None:
+            if not isinstance(self.model, str) or not self.model.strip() or any(c in self.model for c in "/\\\0"):
+                raise ValueError(f"model must be a model's name, the stem of its file (got {self.model!r}).")
+            if self.mode not in MODEL_MODES:
+                raise ValueError(f"model applies to {', '.join(MODEL_MODES)}; {self.mode} runs its own pipeline.")
 
 
 @dataclass
@@ -78,7 +87,8 @@ def upscale(
 
     ``progress`` gets a non-decreasing fraction, at least once per tile and 1.0 at the end.
     Raises ValueError (bad parameters), ``ImageError`` (unusable image),
-    ``ModelNotInstalledError``, ``EngineNotAvailableError`` (``smart``, for now).
+    ``ModelNotInstalledError`` (its subclass ``UnknownModelError``, also a ValueError, for a
+    ``params.model`` with no file), ``EngineNotAvailableError``.
     """
     started = time.perf_counter()
     params.validate()

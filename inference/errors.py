@@ -37,6 +37,23 @@ class ModelNotInstalledError(InferenceError):
         )
 
 
+class UnknownModelError(ModelNotInstalledError, ValueError):
+    """A model asked for by name that is neither registered nor a file in the model directory."""
+
+    def __init__(self, name: str, directory: str | os.PathLike[str], available: list[str]) -> None:
+        self.name = name
+        self.filename = f"{name}.safetensors"
+        self.directory = str(directory)
+        self.available = list(available)
+        self.reason = f"No model named {name!r} is installed in {self.directory}"
+        names = ", ".join(self.available) or "none"
+        InferenceError.__init__(
+            self,
+            f"{self.reason}; installed models: {names}. An operator adds one by putting its file "
+            f"({name}.safetensors, or .pth) in that directory.",
+        )
+
+
 class FetchError(InferenceError):
     """Downloading or verifying a model file failed."""
 

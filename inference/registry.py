@@ -1,5 +1,9 @@
 """The models the engines use, where their files live, and which mode needs which.
 
+The registered models (``MODELS``) are the modes' defaults, with their official downloads.
+Any other model file in the model directory is usable too, named by its file stem
+(``model_files``, ``resolve_model``); ``inference.catalog.scan`` says what each one is.
+
 Torch-free: the web tier imports this to answer 503 when a mode's model is not installed.
 """
 
@@ -10,13 +14,16 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlparse
 
-from inference.errors import ModelNotInstalledError
+from inference.errors import ModelNotInstalledError, UnknownModelError
 
 MODEL_DIR_ENV = "UPSCALER_MODEL_DIR"
 
-# Suffixes accepted for a model's file, in order of preference: the fp16 safetensors
+# Suffixes of a registered model's file, in order of preference: the fp16 safetensors
 # re-packs (what ../shared/models holds) and the official PyTorch pickles (what fetch gets).
 SUFFIXES = (".safetensors", ".pth")
+# Suffixes of any model file, in order of preference when one stem has several: safetensors
+# hold tensors only; the PyTorch pickles are loaded weights-only (inference.loader).
+MODEL_SUFFIXES = (".safetensors", ".pth", ".ckpt", ".pt")
 
 IMAGE_TYPES = ("realism", "anime", "universal")
 # Every mode, in the order the API lists them; each has an engine in inference/engines/.
@@ -167,11 +174,48 @@ def model_path(name: str, directory: str | os.PathLike[str] | None = None) -> Pa
     """
     spec = get_spec(name)
     folder = _directory(directory)
-    for candidate in spec.candidates:
-        path = folder / candidate
+    for suffix in MODEL_SUFFIXES:
+        path = folder / (spec.stem + suffix)
         if path.is_file():
             return path
     return folder / spec.filename
+
+
+def model_files(directory: str | os.PathLike[str] | None = None) -> dict[str, Path]:
+    """Every model file in the directory by name (its stem), sorted: the preferred suffix
+    where a stem has several. Hidden files (fetch's partial downloads) are left out."""
+    folder = _directory(directory)
+    rank = {suffix: i for i, suffix in enumerate(MODEL_SUFFIXES)}
+    found: dict[str, Path] = {}
+    try:
+        entries = list(folder.iterdir())
+    except (FileNotFoundError, NotADirectoryError):
+        return {}
+    for path in entries:
+        suffix = path.suffix.lower()
+        if path.name.startswith(".") or suffix not in rank or not path.is_file():
+            continue
+        current = found.get(path.stem)
+        if current is None or rank[suffix] < rank[current.suffix.lower()]:
+            found[path.stem] = path
+    return dict(sorted(found.items()))
+
+
+def resolve_model(name: str, directory: str | os.PathLike[str] | None = None) -> Path:
+    """The file of the model ``name``: a registered model's, or any model file's by stem.
+
+    Raises ``ModelNotInstalledError`` for a registered model whose file is missing, and
+    ``UnknownModelError`` (also a ValueError) naming the installed models for any other name.
+    """
+    if name in MODELS:
+        path = model_path(name, directory)
+        if not path.is_file():
+            raise not_installed_error(name, directory)
+        return path
+    files = model_files(directory)
+    if name in files:
+        return files[name]
+    raise UnknownModelError(name, _directory(directory), list(files))
 
 
 def pipeline_path(name: str, directory: str | os.PathLike[str] | None = None) -> Path:
@@ -200,9 +244,12 @@ def folder_problem(spec: PipelineSpec, folder: Path) -> str | None:
 
 
 def is_installed(name: str, directory: str | os.PathLike[str] | None = None) -> bool:
+    """Whether ``name`` (a pipeline, a registered model or any model file's stem) has its files."""
     if name in PIPELINES:
         return pipeline_problem(name, directory) is None
-    return model_path(name, directory).is_file()
+    if name in MODELS:
+        return model_path(name, directory).is_file()
+    return name in model_files(directory)
 
 
 def models_for(mode: str, image_type: str) -> list[str]:

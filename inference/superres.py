@@ -1,9 +1,10 @@
 """Running a loaded model over a whole image: passes, tile choice, out-of-memory back-off.
 
-An exact output size is reached in steps: one 4x network pass per factor of 4 needed (the
-last one landing on the target, the earlier ones resampled down to what it needs), an
-integer downscale fused on the device where the target is the pass output divided
-exactly, and a Lanczos resample for whatever is left.
+An exact output size is reached in steps, whatever the network's native scale ``s``: one
+``s``x pass per factor of ``s`` needed (the last one landing on the target, the earlier
+ones resampled to what it needs), an integer downscale fused on the device where the
+target is the pass output divided exactly, and a Lanczos resample for whatever is left.
+A 1x network (restoration) runs once at the input size and is resampled after.
 """
 
 from __future__ import annotations
@@ -23,19 +24,19 @@ from inference.tiling import TileProgress, tiled_upscale
 
 log = logging.getLogger(__name__)
 
-TILE_ENV = "UPSCALER_TILE"  # largest tile side in input pixels (default: automatic)
-OVERLAP_ENV = "UPSCALER_TILE_OVERLAP"  # input pixels shared by neighbouring tiles
+TILE_ENV = "UPSCALER_TILE"  # new pixels per tile side, input pixels (default: automatic)
 GPU_MEMORY_FRACTION_ENV = "UPSCALER_GPU_MEMORY_FRACTION"  # of the free memory, default 0.8
 
-CPU_TILE = 192  # cache-friendly on CPUs: measured faster per pixel than larger tiles
-GPU_TILE = 1024  # so that the overlap costs little; batching fills the GPU with small images
+# Tiles are sized by the new pixels they contribute; each also sees the context its
+# architecture needs (``LoadedModel.context``, from inference.tile_context) on every side and
+# shares a FEATHER-wide cross-fade with its neighbours.
+CPU_TILE = 160  # new pixels a side on CPUs: RRDBNet tiles of 272 px with their context
+GPU_WINDOW = 1024  # the largest tile on CUDA, context included; batching fills the GPU
 MAX_BATCH = 16
-MIN_TILE = 32  # the out-of-memory back-off stops here
-# RRDBNet's output still moves by ~1/255 at 16 px from a tile's edge (measured), so
-# neighbouring tiles share 32 px: a 16 px cross-fade in the middle, 8 px of context
-# beyond it on either side. Larger tiles, not a smaller overlap, keep the cost down.
-OVERLAP = 32
+MIN_TILE = 32  # the out-of-memory back-off halves the new pixels down to this, never the context
 FEATHER = 16
+# Architectures spandrel advises against tiling run in one piece unless memory says otherwise.
+ONE_PIECE = 1 << 16
 # A last pass is skipped when a Lanczos upsample of at most this much finishes the job.
 UPSAMPLE_SLACK = 1.05
 
@@ -56,13 +57,27 @@ class Pass:
         return self.input_size[0] * self.input_size[1]
 
 
-def plan_passes(size: tuple[int, int], target: tuple[int, int], scale: int) -> list[Pass]:
-    """The network passes taking ``size`` to ``target`` with a ``scale``x model."""
-    width, height = size
-    factor = max(target[0] / width, target[1] / height)
+def pass_count(factor: float, scale: int) -> int:
+    """Network passes of a ``scale``x model for ``factor``: the fewest whose product reaches
+    it (within UPSAMPLE_SLACK); one for a 1x model, which cannot enlarge anything."""
     count = 1
-    while scale**count * UPSAMPLE_SLACK < factor:
-        count += 1
+    if scale > 1:
+        while scale**count * UPSAMPLE_SLACK < factor:
+            count += 1
+    return count
+
+
+def plan_passes(size: tuple[int, int], target: tuple[int, int], scale: int) -> list[Pass]:
+    """The network passes taking ``size`` to ``target`` with a ``scale``x model.
+
+    Pass ``j`` of ``n`` starts from ``ceil(target / scale**(n - j))``, so the last pass
+    lands on (or just past) the target and its output is not stretched: the resampling is
+    done on the smaller intermediate images, where it costs least and the next pass
+    re-sharpens it. A pass whose output is an integer multiple of what follows is pooled on
+    the device instead of resampled.
+    """
+    width, height = size
+    count = pass_count(max(target[0] / width, target[1] / height), scale)
     inputs = [size] + [
         (
             math.ceil(target[0] / scale ** (count - j)),
@@ -84,27 +99,38 @@ def plan_passes(size: tuple[int, int], target: tuple[int, int], scale: int) -> l
 
 @dataclass
 class Tiling:
-    tile: int
+    tile: int  # new pixels a side; the tile the network sees is ``tile + overlap(model)``
     batch: int
 
 
+def overlap(model: LoadedModel) -> int:
+    """Input pixels neighbouring tiles share: the context on both sides and the cross-fade."""
+    return 2 * model.context + FEATHER
+
+
 def choose_tiling(model: LoadedModel, tile: int | None = None) -> Tiling:
-    """The tile side and batch for ``model``: explicit, from the environment, or measured."""
+    """The tile (new pixels a side) and batch for ``model``: explicit, from the environment,
+    or measured against the free memory (CUDA)."""
     configured = tile or _env_int(TILE_ENV)
+    default = CPU_TILE if model.tiling_supported else ONE_PIECE
     if model.device.type != "cuda":
-        side = configured or CPU_TILE
+        side = configured or default
         if model.max_tile:
             side = min(side, model.max_tile)
         return Tiling(tile=side, batch=1)
 
+    shared = overlap(model)
     per_pixel = _bytes_per_pixel(model)
     free, _ = torch.cuda.mem_get_info(model.device)
     fraction = float(os.environ.get(GPU_MEMORY_FRACTION_ENV, "") or 0.8)
     budget_pixels = max(1.0, free * fraction / per_pixel)
-    side = configured or min(GPU_TILE, int(math.sqrt(budget_pixels)) // 64 * 64 or MIN_TILE)
+    window = int(math.sqrt(budget_pixels)) // 64 * 64
+    if model.tiling_supported:
+        window = min(GPU_WINDOW, window)
+    side = configured or max(MIN_TILE, window - shared)
     if model.max_tile:
         side = min(side, model.max_tile)
-    batch = int(max(1, min(MAX_BATCH, budget_pixels // (side * side))))
+    batch = int(max(1, min(MAX_BATCH, budget_pixels // (side + shared) ** 2)))
     return Tiling(tile=side, batch=batch)
 
 
@@ -201,7 +227,7 @@ def run_network(
                 out,
                 scale=scale,
                 tile=tiling.tile,
-                overlap=_env_int(OVERLAP_ENV) or OVERLAP,
+                context=model.context,
                 feather=FEATHER,
                 batch=tiling.batch,
                 multiple=model.multiple,
@@ -212,19 +238,26 @@ def run_network(
                 raise
             if tiling.batch > 1:
                 tiling.batch //= 2
-            elif tiling.tile // 2 >= MIN_TILE:
-                tiling.tile //= 2
+            elif _halved(tiling.tile, max(height, width), overlap(model)) >= MIN_TILE:
+                # Fewer new pixels per tile; the context stays, or the seams would show.
+                tiling.tile = _halved(tiling.tile, max(height, width), overlap(model))
                 model.max_tile = tiling.tile  # later jobs start from what fitted
             else:
                 raise
             log.warning(
-                "%s ran out of memory; retrying with %d px tiles, batch %d",
+                "%s ran out of memory; retrying with %d px tiles (+%d px context a side), batch %d",
                 model.name,
                 tiling.tile,
+                model.context,
                 tiling.batch,
             )
         if model.device.type == "cuda":
             torch.cuda.empty_cache()
+
+
+def _halved(tile: int, longest: int, shared: int) -> int:
+    """Half the new pixels a tile really contributes (an image that fits in one tile: itself)."""
+    return min(tile, max(longest - shared, 0)) // 2
 
 
 def upscale_array(

@@ -5,12 +5,16 @@ working state in locals (so it is reentrant), and streams finished pixels into t
 output array. Only a thin band of blend state is held on the device besides the batch in
 flight, so device memory does not grow with the image.
 
-Blending: along each axis neighbouring tiles overlap by at least ``overlap`` input pixels.
-In the middle of each overlap a linear ramp of ``feather`` pixels hands over from one tile
-to the next; the weights of the tiles covering a pixel always sum to one. The overlap
-outside the ramp is context only (weight zero), which keeps the network's border effects out
-of the output. Tiles are processed in raster order: what a tile finishes is written out at
-once; its right ramp is carried to the next tile and its bottom ramp to the next row.
+A tile is planned around the pixels it contributes: ``tile`` new pixels a side, plus
+``context`` pixels on each side that the network sees but whose output is thrown away
+(the network's border effects fade out within them), plus a ``feather`` ramp shared with
+the neighbour. Neighbouring tiles therefore overlap by ``2 * context + feather`` input
+pixels. In the middle of each overlap a linear ramp of ``feather`` pixels hands over from
+one tile to the next; the weights of the tiles covering a pixel always sum to one, and every
+pixel with a non-zero weight lies at least ``context`` pixels inside its tile (or on the
+image border, which the whole-image run has too). Tiles are processed in raster order: what
+a tile finishes is written out at once; its right ramp is carried to the next tile and its
+bottom ramp to the next row.
 """
 
 from __future__ import annotations
@@ -52,25 +56,33 @@ class AxisPlan:
         return self.ramps[i][1] - self.ramps[i][0] if i < self.count - 1 else 0
 
 
-def plan_axis(length: int, tile: int, overlap: int, feather: int, multiple: int = 1) -> AxisPlan:
-    """Spread the fewest tiles of at most ``tile`` pixels evenly over ``length``.
+def plan_axis(length: int, tile: int, context: int, feather: int, multiple: int = 1) -> AxisPlan:
+    """The fewest tiles that each add at most ``tile`` new pixels to ``length``.
 
-    The tile length is balanced (no nearly empty last tile) and rounded up to ``multiple``.
+    Each tile also sees ``context`` pixels beyond what it contributes on either side, and
+    shares a ``feather``-wide ramp (at most ``tile``) with each neighbour, so tiles are up
+    to ``tile + 2 * context + feather`` long and overlap by at least ``2 * context + feather``.
+    A ``length`` that fits in one such tile is one tile. The tile length is balanced (no
+    nearly empty last tile) and rounded up to ``multiple``.
     """
-    if length < 1 or tile < 1:
-        raise ValueError("length and tile must be positive")
-    overlap = max(0, min(overlap, tile // 2))
-    feather = max(0, min(feather, overlap))
-    if length <= tile:
+    if length < 1 or tile < 1 or context < 0 or feather < 0:
+        raise ValueError("length and tile must be positive, context and feather not negative")
+    feather = min(feather, tile)
+    overlap = 2 * context + feather
+    if length <= tile + overlap:
         return AxisPlan(length, length, (0,), ())
-    count = math.ceil((length - overlap) / (tile - overlap))
+    count = math.ceil((length - overlap) / tile)
+    # count * size - (count - 1) * overlap >= length: consecutive starts are at most
+    # size - overlap apart, so every overlap is at least ``overlap`` wide.
     size = math.ceil((length + (count - 1) * overlap) / count)
     size = min(length, math.ceil(size / multiple) * multiple)
     if size >= length:
         return AxisPlan(length, length, (0,), ())
-    starts = tuple(round(i * (length - size) / (count - 1)) for i in range(count))
-    # Each ramp is centred in its overlap, and no wider than the overlap nor than the gaps
-    # to the neighbouring ramps' centres, so ramps never meet.
+    # Floored, not rounded: floor(a + x) - floor(a) <= ceil(x) keeps that bound exact.
+    starts = tuple(i * (length - size) // (count - 1) for i in range(count))
+    # Each ramp is centred in its overlap (so that at least ``context`` pixels of the
+    # overlap lie on either side of it), and no wider than the gaps to the neighbouring
+    # ramps' centres, so ramps never meet.
     overlaps = [(starts[i + 1], starts[i] + size) for i in range(count - 1)]
     mids = [(begin + end) // 2 for begin, end in overlaps]
     ramps = []
@@ -128,13 +140,17 @@ def tiled_upscale(
     *,
     scale: int,
     tile: int | tuple[int, int],
-    overlap: int = 8,
-    feather: int | None = None,
+    context: int,
+    feather: int = 0,
     batch: int = 1,
     multiple: int = 1,
     progress: TileProgress | None = None,
 ) -> np.ndarray:
     """Run ``model`` over ``source`` tile by tile and write the blended result into ``out``.
+
+    ``tile`` is the new pixels each tile contributes (a side, or (height, width)); each tile
+    also sees ``context`` pixels around them, and hands over to its neighbours on a
+    ``feather``-wide ramp (see ``plan_axis``).
 
     ``source`` is H x W x C on the model's device, of any dtype ``model`` accepts;
     ``model`` maps a (B, C, h, w) view of it to (B, C, h*scale, w*scale) floats in [0, 1].
@@ -145,9 +161,8 @@ def tiled_upscale(
     if out.shape != (height * scale, width * scale, channels):
         raise ValueError(f"out has shape {out.shape}, expected {(height * scale, width * scale)}")
     tile_h, tile_w = (tile, tile) if isinstance(tile, int) else tile
-    feather = overlap if feather is None else feather
-    rows = plan_axis(height, tile_h, overlap, feather, multiple)
-    cols = plan_axis(width, tile_w, overlap, feather, multiple)
+    rows = plan_axis(height, tile_h, context, feather, multiple)
+    cols = plan_axis(width, tile_w, context, feather, multiple)
     device = source.device
     target = _output_tensor(out)
     total = rows.count * cols.count

@@ -43,6 +43,10 @@ class Engine(ABC):
     def models(self, image_type: str) -> list[str]:
         return models_for(self.mode, image_type)
 
+    def model_name(self, params: UpscaleParams) -> str:
+        """The job's model (any installed model, by name), else the mode's default for the type."""
+        return params.model or self.models(params.image_type)[0]
+
     @abstractmethod
     def output_size(self, width: int, height: int, params: UpscaleParams) -> tuple[int, int]:
         """The exact (width, height) of the result."""
@@ -63,7 +67,7 @@ class SuperResolutionEngine(Engine):
         return True
 
     def run(self, planes: Planes, params: UpscaleParams, context: EngineContext) -> EngineOutput:
-        name = self.models(params.image_type)[0]
+        name = self.model_name(params)
         model = load_model(name, context.model_dir)
         size = (planes.width, planes.height)
         target = self.output_size(planes.width, planes.height, params)

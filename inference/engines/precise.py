@@ -12,7 +12,8 @@ if TYPE_CHECKING:
 
 
 class PreciseEngine(SuperResolutionEngine):
-    """RealESRGAN_x4plus (anime: x4plus_anime_6B), 4x passes, then Lanczos to the size."""
+    """RealESRGAN_x4plus (anime: x4plus_anime_6B) or the job's model, in passes of its
+    native scale, then Lanczos to the size."""
 
     mode = "precise"
 

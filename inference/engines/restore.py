@@ -2,7 +2,8 @@
 
 The 4x network (trained on noisy, blurred and JPEG-compressed inputs) reconstructs a clean
 image at 4x; averaging each 4x4 block back (an area downscale, fused on the device) gives
-the original size without the artefacts.
+the original size without the artefacts. Another model named in the job runs the same way
+at its own scale (an sxs average for an sx network); a 1x restoration model just runs.
 """
 
 from __future__ import annotations

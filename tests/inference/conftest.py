@@ -66,3 +66,19 @@ def tiny_models(tmp_path_factory) -> Path:
     for name in ("RealESRGAN_x4plus", "RealESRGAN_x4plus_anime_6B"):
         save_file(state, str(folder / MODELS[name].filename))
     return folder
+
+
+@pytest.fixture(scope="session")
+def zoo(tmp_path_factory, tiny_models) -> Path:
+    """A model directory with tiny community-style models of several architectures and
+    scales (tests/inference/tiny_networks.py), alongside the tiny default models."""
+    from tests.inference.tiny_networks import TINY, save
+
+    folder = tmp_path_factory.mktemp("zoo")
+    for path in tiny_models.iterdir():
+        (folder / path.name).write_bytes(path.read_bytes())
+    for i, (name, (architecture, scale)) in enumerate(TINY.items()):
+        # Most as safetensors, some as the pickles people share.
+        suffix = {3: ".pth", 7: ".pth", 9: ".ckpt"}.get(i, ".safetensors")
+        save(folder / f"{name}{suffix}", architecture, scale, seed=i)
+    return folder

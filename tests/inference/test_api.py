@@ -9,6 +9,8 @@ import pytest
 from inference.api import UpscaleParams, UpscaleResult, upscale
 from inference.errors import ModelNotInstalledError
 from inference.imageio import decode_image
+from inference.superres import FEATHER
+from inference.tile_context import tile_context
 from inference.tiling import plan_axis
 from tests.inference.synthetic import encode, photo
 
@@ -16,14 +18,15 @@ from tests.inference.synthetic import encode, photo
 def test_it_reports_progress_once_per_tile_non_decreasing_ending_at_one(tiny_models):
     steps = []
     upscale(
-        encode(photo(70, 50)),
-        UpscaleParams(mode="precise", scale=7, tile=32),
+        encode(photo(90, 50)),
+        UpscaleParams(mode="precise", scale=7, tile=16),
         model_dir=tiny_models,
         progress=steps.append,
     )
-    first = plan_axis(70, 32, 32, 16).count * plan_axis(50, 32, 32, 16).count
-    second = plan_axis(123, 32, 32, 16).count * plan_axis(88, 32, 32, 16).count  # 7x/4
-    assert len(steps) >= first + second
+    context = tile_context("ESRGAN")
+    first = plan_axis(90, 16, context, FEATHER).count * plan_axis(50, 16, context, FEATHER).count
+    second = plan_axis(158, 16, context, FEATHER).count * plan_axis(88, 16, context, FEATHER).count  # 7x/4
+    assert second > 1 and len(steps) >= first + second
     assert steps == sorted(steps) and steps[-1] == 1.0
     assert all(0.0 <= step <= 1.0 for step in steps)
     assert 0.0 < steps[0] < 0.5
@@ -32,11 +35,11 @@ def test_it_reports_progress_once_per_tile_non_decreasing_ending_at_one(tiny_mod
 def test_it_counts_the_alpha_pass_in_the_progress(tiny_models):
     import numpy as np
 
-    rgba = np.dstack([photo(40, 40), np.tile(np.arange(40, dtype=np.uint8) * 6, (40, 1))])
+    rgba = np.dstack([photo(140, 140), np.tile(np.arange(140, dtype=np.uint8), (140, 1))])
     steps = []
-    upscale(encode(rgba), UpscaleParams(mode="precise", scale=2, tile=24), model_dir=tiny_models, progress=steps.append)
-    tiles = plan_axis(40, 24, 32, 16).count ** 2
-    assert len(steps) >= 2 * tiles and steps == sorted(steps) and steps[-1] == 1.0
+    upscale(encode(rgba), UpscaleParams(mode="precise", scale=2, tile=16), model_dir=tiny_models, progress=steps.append)
+    tiles = plan_axis(140, 16, tile_context("ESRGAN"), FEATHER).count ** 2
+    assert tiles > 1 and len(steps) >= 2 * tiles and steps == sorted(steps) and steps[-1] == 1.0
     assert abs(steps[tiles - 1] - 0.5) < 1e-9  # colour done: half way
 
 
@@ -91,6 +94,7 @@ def test_params_match_the_platform_contract():
         "preserve_hands": False,
         "seed": None,
         "tile": None,
+        "model": None,
     }
     with pytest.raises(dataclasses.FrozenInstanceError):
         UpscaleParams(mode="precise").scale = 2  # type: ignore[misc]

@@ -11,7 +11,8 @@ import torch.nn.functional as F
 
 from inference.loader import LoadedModel
 from inference.progress import Progress
-from inference.superres import run_network
+from inference.superres import FEATHER, overlap, run_network
+from inference.tiling import plan_axis
 
 
 class FussyNetwork(torch.nn.Module):
@@ -28,7 +29,7 @@ class FussyNetwork(torch.nn.Module):
         return F.interpolate(x, scale_factor=4, mode="nearest")
 
 
-def fake_model(network: torch.nn.Module) -> LoadedModel:
+def fake_model(network: torch.nn.Module, context: int = 4) -> LoadedModel:
     return LoadedModel(
         name="fussy",
         path=Path("fussy.safetensors"),
@@ -41,17 +42,21 @@ def fake_model(network: torch.nn.Module) -> LoadedModel:
         minimum=1,
         square=False,
         channels_last=False,
+        context=context,
     )
 
 
-def test_it_halves_the_tile_until_it_fits_and_remembers_it():
-    image = np.random.default_rng(0).integers(0, 256, (100, 90, 3), dtype=np.uint8)
-    network = FussyNetwork(limit=40)
+def test_it_halves_the_new_pixels_until_they_fit_keeping_the_context_and_remembers_it():
+    image = np.random.default_rng(0).integers(0, 256, (200, 180, 3), dtype=np.uint8)
+    network = FussyNetwork(limit=32 + overlap(fake_model(network=None)))  # type: ignore[arg-type]
     model = fake_model(network)
     out = run_network(model, image, tile=128)
     assert np.array_equal(out, image.repeat(4, 0).repeat(4, 1))
-    assert model.max_tile == 32  # 128 -> 64 -> 32
-    assert max(max(size) for size in network.sizes[-4:]) <= 40
+    assert model.max_tile == 32  # 128 -> 64 -> 32 new pixels
+    last = set(network.sizes[-plan_axis(200, 32, 4, FEATHER).count * plan_axis(180, 32, 4, FEATHER).count :])
+    rows, cols = plan_axis(200, 32, 4, FEATHER), plan_axis(180, 32, 4, FEATHER)
+    assert last == {(rows.size, cols.size)}  # tiles still 2 x 4 px of context + the ramp over 32
+    assert rows.size - (rows.starts[1] - rows.starts[0]) >= 2 * 4 + FEATHER
 
 
 def test_it_gives_up_at_the_floor_with_the_original_error():
@@ -88,13 +93,14 @@ def test_it_sizes_gpu_tiles_and_batches_from_measured_memory(monkeypatch):
     model.bytes_per_pixel = 4096.0  # as measured by the probe
     free = {"bytes": 80 * 2**30}
     monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (free["bytes"], 80 * 2**30))
+    shared = superres.overlap(model)
     roomy = superres.choose_tiling(model)
-    assert roomy.tile == superres.GPU_TILE
-    assert roomy.batch * roomy.tile**2 * 4096 <= 0.8 * free["bytes"]
+    assert roomy.tile + shared == superres.GPU_WINDOW  # the tile the network sees
+    assert roomy.batch * (roomy.tile + shared) ** 2 * 4096 <= 0.8 * free["bytes"]
     assert roomy.batch == min(superres.MAX_BATCH, int(0.8 * free["bytes"] / 4096) // 1024**2)
     free["bytes"] = 2 * 2**30  # a busy GPU: smaller tiles, one at a time
     tight = superres.choose_tiling(model)
-    assert tight.tile % 64 == 0 and tight.tile**2 * 4096 <= 0.8 * free["bytes"]
-    assert tight.tile < superres.GPU_TILE and tight.batch >= 1
+    assert (tight.tile + shared) % 64 == 0 and (tight.tile + shared) ** 2 * 4096 <= 0.8 * free["bytes"]
+    assert tight.tile + shared < superres.GPU_WINDOW and tight.batch >= 1
     model.max_tile = 128  # after an out-of-memory back-off
     assert superres.choose_tiling(model).tile == 128

@@ -43,6 +43,20 @@ def test_it_accepts_safetensors_or_the_official_pth_preferring_safetensors(tmp_p
     assert model_path("RealESRGAN_x4plus", tmp_path).suffix == ".safetensors"
 
 
+def test_it_finds_any_model_file_by_its_stem_preferring_safetensors(tmp_path):
+    for name in ("b.pt", "b.ckpt", "a.pth", "a.safetensors", "c.PTH", ".d.pth.x.part", "notes.txt", "e.bin"):
+        (tmp_path / name).write_bytes(b"x")
+    (tmp_path / "dir.pth").mkdir()
+    files = registry.model_files(tmp_path)
+    assert {name: path.name for name, path in files.items()} == {"a": "a.safetensors", "b": "b.ckpt", "c": "c.PTH"}
+    assert list(files) == ["a", "b", "c"]
+    assert registry.resolve_model("b", tmp_path) == tmp_path / "b.ckpt"
+    assert is_installed("a", tmp_path) and not is_installed("e", tmp_path)
+    assert registry.model_files(tmp_path / "missing") == {}
+    with pytest.raises(ValueError, match=r"No model named 'e'.*installed models: a, b, c"):
+        registry.resolve_model("e", tmp_path)
+
+
 def test_it_picks_the_anime_model_for_anime_images():
     for mode in ("precise", "dynamic", "restore"):
         assert models_for(mode, "anime") == ["RealESRGAN_x4plus_anime_6B"]

@@ -37,6 +37,7 @@ run: install
 
 test: install system-deps
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install

@@ -3,7 +3,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -14,6 +13,7 @@ import pytest
 import redis
 import requests
 
+from tests.ports import free_port
 from tests.servers import FileServer, WebhookReceiver
 
 REPO = Path(__file__).resolve().parent.parent
@@ -204,12 +204,6 @@ class WorkerProcess:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def gunicorn_command(port: int, *extra: str) -> list[str]:

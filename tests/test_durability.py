@@ -22,6 +22,7 @@ from jobs.models import Job, WebhookDelivery
 from tests import images
 from tests.conftest import gunicorn_command, worker_env
 from tests.flows import Client, download_image
+from tests.ports import free_port
 from tests.servers import WebhookReceiver
 
 REPO = Path(__file__).resolve().parent.parent
@@ -31,12 +32,6 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 FAST_RECOVERY = dict(
     JOB_HEARTBEAT_SECONDS="0.5", JOB_STALE_AFTER_SECONDS="4", JOB_REQUEUE_AFTER_SECONDS="3", SWEEP_INTERVAL_SECONDS="1"
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_until(predicate, timeout: float, what: str):

@@ -8,7 +8,6 @@ import base64
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ import requests
 
 from tests import images
 from tests.flows import Client, download_image
+from tests.ports import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
@@ -32,12 +32,6 @@ EXTERNAL = (
     "PUBLIC_BASE_URL",
     "DJANGO_SETTINGS_MODULE",
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def embedded_env(tmp_path: Path, port: int) -> dict:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import time
 
@@ -12,13 +11,9 @@ import pytest
 import redis
 from django.test import override_settings
 
+from tests.ports import free_port
+
 pytestmark = pytest.mark.django_db
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class RedisServer:

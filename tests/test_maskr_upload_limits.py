@@ -28,6 +28,7 @@ from jobs.api.maskr.uploads import LimitedUploadHandler, OversizedFile, TooManyF
 from jobs.models import Job
 from tests import images, maskr
 from tests.conftest import worker_env
+from tests.ports import free_port
 
 BOUNDARY = "maskrlimitsboundary"
 MB = 2**20
@@ -214,12 +215,6 @@ def peak_rss_kb(pid: int) -> int:
         if line.startswith("VmHWM:"):
             return int(line.split()[1])
     raise AssertionError("no VmHWM")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import socket
 import time
 from datetime import UTC
 
@@ -15,6 +14,7 @@ from django.test import override_settings
 from jobs import lifecycle, storage
 from jobs.models import Job
 from tests import images
+from tests.ports import free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -44,12 +44,6 @@ def test_local_urls_are_signed_and_expire(api, live_server, settings):
     time.sleep(2.5)
     gone = requests.get(url, timeout=10)
     assert gone.status_code == 410 and "expired" in gone.text
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

@@ -15,13 +15,12 @@ from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
-from PIL import Image, UnidentifiedImageError
 
 from jobs import lifecycle
 from jobs.errors import DomainError
 from jobs.models import Batch, Job, WebhookDelivery
 from jobs.submission import resubmit
-from jobs.thumbnails import THUMBNAIL_SOURCES, make_thumbnail
+from jobs.thumbnails import THUMBNAIL_SOURCES, thumbnail_response
 from upscaler_platform.admin_mixins import ReadOnlyAdminMixin
 
 log = logging.getLogger(__name__)
@@ -248,23 +247,7 @@ class JobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         downsized here; staff only (admin_view), never a public URL."""
         if not self.has_view_permission(request):
             raise PermissionDenied
-        field = THUMBNAIL_SOURCES.get(which)
-        if field is None:
-            raise Http404("No such thumbnail.")
-        job = get_object_or_404(Job, pk=object_id)
-        name = getattr(job, field)
-        if not name or job.files_deleted_at:
-            raise Http404("No such file.")
-        try:
-            data = make_thumbnail(name)
-        except FileNotFoundError:
-            raise Http404("The file is gone from storage.") from None
-        except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
-            log.warning("Could not make a thumbnail of %s", name, exc_info=True)
-            raise Http404("The file is not a readable image.") from None
-        response = HttpResponse(data, content_type="image/jpeg")
-        response["Cache-Control"] = "private, max-age=3600"
-        return response
+        return thumbnail_response(get_object_or_404(Job, pk=object_id), which)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         job = Job.objects.filter(pk=object_id).first() if _is_uuid(object_id) else None

@@ -4,9 +4,13 @@ downsized on the web tier, for the admin and the web app."""
 from __future__ import annotations
 
 import io
+import logging
 
 from django.core.files.storage import default_storage
-from PIL import Image
+from django.http import Http404, HttpResponse
+from PIL import Image, UnidentifiedImageError
+
+log = logging.getLogger(__name__)
 
 THUMBNAIL_SIZE = (320, 320)
 # The stored file each thumbnail is made from. The output thumbnail uses the JPEG, which
@@ -28,3 +32,24 @@ def make_thumbnail(name: str, size: tuple[int, int] = THUMBNAIL_SIZE) -> bytes:
         out = io.BytesIO()
         image.save(out, format="JPEG", quality=80)
     return out.getvalue()
+
+
+def thumbnail_response(job, which: str) -> HttpResponse:
+    """The JPEG preview of the job's "input" or "output" as a response; Http404 when there is
+    no such file (deleted after its lifetime, gone from storage, unreadable)."""
+    field = THUMBNAIL_SOURCES.get(which)
+    if field is None:
+        raise Http404("No such thumbnail.")
+    name = getattr(job, field)
+    if not name or job.files_deleted_at:
+        raise Http404("No such file.")
+    try:
+        data = make_thumbnail(name)
+    except FileNotFoundError:
+        raise Http404("The file is gone from storage.") from None
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
+        log.warning("Could not make a thumbnail of %s", name, exc_info=True)
+        raise Http404("The file is not a readable image.") from None
+    response = HttpResponse(data, content_type="image/jpeg")
+    response["Cache-Control"] = "private, max-age=3600"
+    return response

@@ -25,8 +25,9 @@ DOMAIN_STATUS: list[tuple[type[errors.DomainError], int]] = [
 ]
 
 
-def domain_status(exc: errors.DomainError) -> int:
-    for cls, code in DOMAIN_STATUS:
+def domain_status(exc: errors.DomainError, table: list[tuple[type[errors.DomainError], int]] = DOMAIN_STATUS) -> int:
+    """The status `table` gives `exc` (each surface has its own table); 400 if none."""
+    for cls, code in table:
         if isinstance(exc, cls):
             return code
     return status.HTTP_400_BAD_REQUEST

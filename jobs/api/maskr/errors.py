@@ -13,7 +13,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 
 from jobs import errors
-from jobs.api.errors import domain_headers
+from jobs.api.errors import domain_headers, domain_status
 from jobs.api.maskr.uploads import UploadTooLarge
 
 INSUFFICIENT_CREDITS = "Insufficient credits"
@@ -58,13 +58,6 @@ def message(exc: errors.DomainError) -> str:
     return exc.message
 
 
-def domain_status(exc: errors.DomainError) -> int:
-    for cls, code in DOMAIN_STATUS:
-        if isinstance(exc, cls):
-            return code
-    return status.HTTP_400_BAD_REQUEST
-
-
 def detail(text, code: int, headers: dict | None = None) -> Response:
     response = Response({"detail": text}, status=code)
     for name, value in (headers or {}).items():
@@ -82,7 +75,7 @@ def upload_too_large(exc: UploadTooLarge) -> Response:
 
 def exception_handler(exc, context):
     if isinstance(exc, errors.DomainError):
-        return detail(message(exc), domain_status(exc), domain_headers(exc))
+        return detail(message(exc), domain_status(exc, DOMAIN_STATUS), domain_headers(exc))
     if isinstance(exc, ValidationFailed):
         return detail(exc.problems, status.HTTP_422_UNPROCESSABLE_ENTITY)
     if isinstance(exc, UploadTooLarge):

@@ -10,18 +10,17 @@ import mimetypes
 from django.contrib import messages
 from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpResponse, JsonResponse
+from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.views.decorators.http import require_POST
-from PIL import Image, UnidentifiedImageError
 
 from jobs import lifecycle
 from jobs.api import ratelimit
 from jobs.api.serializers import status_payload
 from jobs.errors import RateLimited
 from jobs.models import Batch, Job
-from jobs.thumbnails import THUMBNAIL_SOURCES, make_thumbnail
+from jobs.thumbnails import thumbnail_response
 from jobs.web import curl
 from jobs.web.access import owner_file, owner_required
 from jobs.web.forms import JobFilterForm
@@ -113,23 +112,7 @@ def job_input(request, job_id):
 
 @owner_file
 def job_thumbnail(request, job_id, which: str):
-    field = THUMBNAIL_SOURCES.get(which)
-    if field is None:
-        raise Http404("No such thumbnail.")
-    job = own_job(request, job_id)
-    name = getattr(job, field)
-    if not name or job.files_deleted_at:
-        raise Http404("No such file.")
-    try:
-        data = make_thumbnail(name)
-    except FileNotFoundError:
-        raise Http404("The file is gone from storage.") from None
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
-        log.warning("Could not make a thumbnail of %s", name, exc_info=True)
-        raise Http404("The file is not a readable image.") from None
-    response = HttpResponse(data, content_type="image/jpeg")
-    response["Cache-Control"] = "private, max-age=3600"
-    return response
+    return thumbnail_response(own_job(request, job_id), which)
 
 
 @require_POST

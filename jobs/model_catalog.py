@@ -8,6 +8,7 @@ themselves run where torch is (jobs/model_scan.py) and hand their results to `re
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,6 +22,8 @@ from inference.modelinfo import ModelInfo
 from jobs.errors import InvalidRequest
 from jobs.models import NetworkModel
 
+log = logging.getLogger(__name__)
+NAME_MAX_LENGTH = NetworkModel._meta.get_field("name").max_length
 # The modes that run any spandrel network by name (inference.api.MODEL_MODES; that module
 # imports torch, so the web tier cannot read it from there).
 MODEL_MODES = ("precise", "dynamic", "restore")
@@ -178,6 +181,10 @@ def record_scan(infos: Iterable[ModelInfo], scanned_by: str) -> dict[str, list[s
     old jobs still name it). Returns the names found, usable or not, and gone."""
     now = timezone.now()
     infos = list(infos)
+    too_long = [info.name for info in infos if len(info.name) > NAME_MAX_LENGTH]
+    if too_long:  # one odd file name must not keep the others from being recorded
+        log.warning("model files with names over %d characters are not recorded: %s", NAME_MAX_LENGTH, too_long)
+        infos = [info for info in infos if len(info.name) <= NAME_MAX_LENGTH]
     rows = [
         NetworkModel(
             name=info.name,

@@ -233,3 +233,12 @@ def test_the_catalogs_modes_are_the_engines(api):
     from inference.api import MODEL_MODES
 
     assert model_catalog.MODEL_MODES == MODEL_MODES
+
+
+def test_a_file_name_too_long_to_record_does_not_keep_the_others_out(zoo_scan):
+    from dataclasses import replace
+
+    long = replace(zoo_scan[0], name="x" * 201)
+    summary = model_catalog.record_scan([long, *zoo_scan], "gpu-1")
+    assert "x" * 201 not in summary["usable"]
+    assert NetworkModel.objects.count() == len(zoo_scan)

@@ -1,6 +1,7 @@
 """The operators' view of jobs: a read-only list and detail page with thumbnails, timings
 and webhook attempts, and the few actions operators need (cancel with refund, retry a
-failed job as a new charged job, redeliver a webhook). Also the dashboard page."""
+failed job as a new charged job, redeliver a webhook). The models the workers found (their
+descriptions editable, a rescan on a worker). Also the dashboard page."""
 
 from __future__ import annotations
 
@@ -16,9 +17,10 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
+from inference import registry
 from jobs import lifecycle
 from jobs.errors import DomainError
-from jobs.models import Batch, Job, WebhookDelivery
+from jobs.models import Batch, Job, NetworkModel, WebhookDelivery
 from jobs.submission import resubmit
 from jobs.thumbnails import THUMBNAIL_SOURCES, thumbnail_response
 from upscaler_platform.admin_mixins import ReadOnlyAdminMixin
@@ -83,6 +85,22 @@ class BatchFilter(admin.SimpleListFilter):
             return queryset.none()
 
 
+class ModelFilter(admin.SimpleListFilter):
+    """The network a job ran. The choices come from the (small) model table and the
+    registry, not from a DISTINCT over every job."""
+
+    title = "model"
+    parameter_name = "model"
+
+    def lookups(self, request, model_admin):
+        names = {*NetworkModel.objects.values_list("name", flat=True), *registry.MODELS, *registry.PIPELINES}
+        return [(name, name) for name in sorted(names, key=str.lower)]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        return queryset.filter(model=value) if value else queryset
+
+
 @admin.register(Job)
 class JobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
@@ -99,7 +117,7 @@ class JobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "engine",
         "credit_cost",
     )
-    list_filter = ("status", "mode", "surface", BatchFilter, "account", "created_at")
+    list_filter = ("status", "mode", "surface", ModelFilter, BatchFilter, "account", "created_at")
     list_select_related = ("account",)
     search_fields = ("id",)
     search_help_text = "A job id (full, or its first characters)."
@@ -140,7 +158,7 @@ class JobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                 )
             },
         ),
-        ("Run", {"fields": ("engine", "worker", "attempts", "seed", "params")}),
+        ("Run", {"fields": ("model", "engine", "worker", "attempts", "seed", "params")}),
         ("Billing and webhook", {"fields": ("credit_cost", "webhook_url", "base_url")}),
     )
 
@@ -422,6 +440,111 @@ class BatchAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             "<ul>{}</ul>",
             format_html_join("", "<li>{}: {}</li>", ((r.get("filename") or "?", r["error"]) for r in refused)),
         )
+
+
+@admin.register(NetworkModel)
+class NetworkModelAdmin(admin.ModelAdmin):
+    """The models the inference workers found in the model directory. Only the description
+    is edited here; the rest is what the last scan recorded. Rows are never deleted: a file
+    that is gone stays listed, unavailable, so the jobs that ran it still name it."""
+
+    change_list_template = "admin/jobs/networkmodel/change_list.html"
+    list_display = (
+        "name",
+        "architecture",
+        "scale_label",
+        "parameters_label",
+        "available",
+        "short_error",
+        "description",
+        "scanned_at",
+        "scanned_by",
+    )
+    list_filter = ("available", "architecture", "scale")
+    search_fields = ("name", "description")
+    fields = (
+        "name",
+        "file",
+        "architecture",
+        "scale",
+        "parameters",
+        "available",
+        "error",
+        "description",
+        "default_for",
+        "jobs_link",
+        "scanned_at",
+        "scanned_by",
+        "first_seen_at",
+        "info",
+    )
+    readonly_fields = tuple(f for f in fields if f != "description")
+
+    def has_add_permission(self, request):
+        return False  # rows come from scans
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="scale", ordering="scale")
+    def scale_label(self, row: NetworkModel) -> str:
+        return f"{row.scale}x" if row.scale is not None else "-"
+
+    @admin.display(description="parameters", ordering="parameters")
+    def parameters_label(self, row: NetworkModel) -> str:
+        return f"{row.parameters:,}" if row.parameters is not None else "-"
+
+    @admin.display(description="error")
+    def short_error(self, row: NetworkModel) -> str:
+        return row.error if len(row.error) <= 120 else row.error[:119] + "…"
+
+    @admin.display(description="default network of")
+    def default_for(self, row: NetworkModel) -> str:
+        from jobs.model_catalog import default_for
+
+        uses = default_for(row.name)
+        return "; ".join(f"{mode} ({', '.join(types)})" for mode, types in uses.items()) or "-"
+
+    @admin.display(description="jobs")
+    def jobs_link(self, row: NetworkModel) -> str:
+        url = reverse("admin:jobs_job_changelist") + f"?model={row.pk}"
+        return format_html('<a href="{}">jobs that ran {}</a>', url, row.pk)
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("rescan/", view(require_POST(self.rescan_view)), name="jobs_networkmodel_rescan"),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "can_rescan": self.has_change_permission(request)}
+        return super().changelist_view(request, extra_context)
+
+    def rescan_view(self, request):
+        """Queue a scan on an inference worker: only the workers have torch (and the files
+        as they see them); the web process never loads a network."""
+        from django.conf import settings
+
+        from jobs.model_scan import scan_models
+
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        try:
+            scan_models.apply_async(queue=settings.INFERENCE_QUEUE)
+        except Exception as exc:
+            log.exception("Could not queue a model rescan")
+            self.message_user(
+                request, f"The broker is unavailable, nothing was queued ({type(exc).__name__}).", messages.ERROR
+            )
+        else:
+            self.message_user(
+                request,
+                "Queued a rescan of the model directory. The next free inference worker runs it (after the jobs "
+                "queued before it); reload this page to see the result.",
+                messages.SUCCESS,
+            )
+        return HttpResponseRedirect(reverse("admin:jobs_networkmodel_changelist"))
 
 
 def _jobs(n: int) -> str:

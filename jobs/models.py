@@ -66,6 +66,10 @@ class Job(models.Model):
     output_ttl_seconds = models.PositiveIntegerField(default=default_output_ttl)
     credit_cost = models.PositiveIntegerField()
     seed = models.BigIntegerField(null=True, blank=True)
+    # The network the job runs, decided at submit: the client's `model` (any model an
+    # inference worker found in the model directory, NetworkModel), else the mode's default
+    # for the image type. Blank on jobs from before models could be chosen.
+    model = models.CharField(max_length=200, blank=True, default="")
 
     input_name = models.CharField(max_length=300, help_text="Storage path of the input image")
     input_format = models.CharField(max_length=8, blank=True, default="")
@@ -131,6 +135,14 @@ class Job(models.Model):
         if self.started_at is None or self.finished_at is None:
             return None
         return (self.finished_at - self.started_at).total_seconds()
+
+    @property
+    def model_name(self) -> str | None:
+        """The network the job runs: its `model`, else (older jobs) the one its engine names."""
+        if self.model:
+            return self.model
+        _, _, name = self.engine.partition("/")
+        return name or None
 
     def public_base_url(self) -> str:
         """Where URLs handed out later (webhooks, redelivery) point: PUBLIC_BASE_URL when set,
@@ -248,3 +260,33 @@ class Counter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} = {self.count}"
+
+
+class NetworkModel(models.Model):
+    """A model file an inference worker found in the model directory (inference.catalog.scan),
+    by name: the file's stem, what `model` in a submit names. Written by the scans (each
+    inference worker as it starts, `manage.py rescan_models`, the admin's rescan); a file
+    gone since is kept, unavailable, so the jobs that ran it still name it. The web tier
+    checks `model` against these rows and never loads a network (jobs/model_catalog.py)."""
+
+    name = models.CharField(max_length=200, primary_key=True)
+    file = models.CharField(max_length=300, blank=True, default="")
+    architecture = models.CharField(max_length=50, blank=True, default="", help_text="spandrel's architecture id")
+    scale = models.PositiveSmallIntegerField(null=True, blank=True, help_text="The network's native scale")
+    parameters = models.BigIntegerField(null=True, blank=True)
+    # The file was in the model directory at the last scan and the engines can run it.
+    available = models.BooleanField(default=False)
+    error = models.TextField(blank=True, default="", help_text="Why it cannot be used; empty when it can")
+    # The operator's words (admin, rescan_models --describe); a scan never changes them.
+    description = models.TextField(blank=True, default="")
+    # ModelInfo.to_dict() from the last scan that found the file (inference/modelinfo.py).
+    info = models.JSONField(default=dict, blank=True)
+    scanned_at = models.DateTimeField(null=True, blank=True)
+    scanned_by = models.CharField(max_length=200, blank=True, default="", help_text="The worker that scanned last")
+    first_seen_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name

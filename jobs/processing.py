@@ -60,7 +60,7 @@ class Heartbeat:
 
 
 def engine_params(job: Job):
-    from inference.api import UpscaleParams
+    from inference.api import MODEL_MODES, UpscaleParams
 
     p = job.params
     return UpscaleParams(
@@ -75,6 +75,8 @@ def engine_params(job: Job):
         preserve_blur=bool(p.get("shouldPreserveBlur", False)),
         preserve_hands=bool(p.get("shouldPreserveHands", False)),
         seed=job.seed,
+        # The network chosen at submit (blank on older jobs: the mode's default).
+        model=(job.model or None) if job.mode in MODEL_MODES else None,
     )
 
 

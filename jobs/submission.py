@@ -22,7 +22,7 @@ from django.db import transaction
 from billing import ledger, pricing
 from billing.models import Account
 from inference.imageio import MAX_SIDE, ImageError, ImageInfo, probe_image
-from jobs import capabilities, counters, lifecycle, safe_http, storage
+from jobs import capabilities, counters, lifecycle, model_catalog, safe_http, storage
 from jobs.errors import (
     ImageFetchFailed,
     ImageInvalid,
@@ -250,9 +250,13 @@ def submit(account: Account, submission: Submission, image: bytes) -> Job:
     factor = 1.0 if mode == "restore" else float(fields["upscaleFactor"])
     out_w, out_h = check_output_size(info, factor, submission.output_format)
 
-    reason = capabilities.unavailable_reason(mode, image_type)
-    if reason:
-        raise ModelNotInstalled(reason, mode=mode)
+    # A job that names a model runs that one (checked against the recorded scans), at the
+    # same price: it depends on the output size only, whatever the network's native scale.
+    model = model_catalog.choose(mode, image_type, fields.get("model"))
+    if not fields.get("model"):
+        reason = capabilities.unavailable_reason(mode, image_type)
+        if reason:
+            raise ModelNotInstalled(reason, mode=mode)
 
     return create_charged_job(
         account,
@@ -262,6 +266,7 @@ def submit(account: Account, submission: Submission, image: bytes) -> Job:
         input_size=(info.width, info.height),
         output_size=(out_w, out_h),
         cost=pricing.price(mode, out_w, out_h),
+        model=model,
     )
 
 
@@ -274,6 +279,7 @@ def create_charged_job(
     input_size: tuple[int, int],
     output_size: tuple[int, int],
     cost: int,
+    model: str = "",
 ) -> Job:
     """Store the input, create the job and charge it in one transaction, and queue it once
     that commits. On any failure nothing is charged and the stored input is removed.
@@ -296,6 +302,7 @@ def create_charged_job(
                 output_ttl_seconds=submission.output_ttl_seconds or settings.OUTPUT_TTL_SECONDS,
                 batch_id=submission.batch_id,
                 credit_cost=cost,
+                model=model,
                 seed=random.SystemRandom().randrange(2**31),
                 input_name=input_name,
                 input_format=image_format,
@@ -324,6 +331,8 @@ def resubmit(job: Job) -> Job:
         data = storage.read(job.input_name)
     except FileNotFoundError:
         raise JobStateConflict("its input file is gone from storage.") from None
+    if job.params.get("model"):  # the model it named may be gone since
+        model_catalog.choose(job.mode, job.params.get("inputImageType", "universal"), job.params["model"])
     submission = Submission(
         job.mode,
         job.params,
@@ -342,6 +351,7 @@ def resubmit(job: Job) -> Job:
         input_size=(job.input_width, job.input_height),
         output_size=(job.output_width, job.output_height),
         cost=pricing.price(job.mode, job.output_width, job.output_height),
+        model=job.model,
     )
 
 

@@ -19,6 +19,9 @@ os.environ.setdefault("CELERY_BROKER_URL", os.environ["REDIS_URL"])
 # side by side neither steal each other's tasks nor share rate-limit windows.
 os.environ.setdefault("REDIS_KEY_PREFIX", f"test{os.getpid()}:")
 os.environ.setdefault("UPSCALER_MODEL_DIR", str(SHARED_MODELS))
+# Workers started by tests do not scan the model directory unless a test asks (it loads
+# every model file: seconds of CPU per worker start).
+os.environ.setdefault("MODEL_SCAN_ON_WORKER_START", "false")
 os.environ.setdefault("UPSCALER_DATA_DIR", tempfile.mkdtemp(prefix="upscaler-test-"))
 # Test servers (images, webhook receivers) listen on 127.0.0.1; SSRF tests switch this off.
 os.environ.setdefault("UPSCALER_ALLOW_PRIVATE_URLS", "true")

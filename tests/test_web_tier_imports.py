@@ -14,7 +14,9 @@ django.setup()
 from django.urls import resolve
 import upscaler_platform.urls, jobs.api.views, jobs.tasks, jobs.submission, jobs.webhooks
 import billing.authentication, jobs.web.views.playground, jobs.web.views.jobs
+import jobs.admin, jobs.model_catalog, jobs.model_scan, jobs.management.commands.rescan_models
 resolve('/api/v1/precise-upscale')
+resolve('/api/v1/models')
 resolve('/playground')
 heavy = sorted(m for m in ('torch', 'torchvision', 'spandrel') if m in sys.modules)
 print(','.join(heavy) or 'clean')

@@ -149,6 +149,9 @@ OUTPUT_TTL_SECONDS = env_int("OUTPUT_TTL_SECONDS", 3 * 60 * 60)
 
 # --- Images and models -------------------------------------------------------------------
 UPSCALER_MODEL_DIR = env_str("UPSCALER_MODEL_DIR", str(BASE_DIR / "models"))
+# Each inference worker scans the model directory as it starts and records the models it
+# found (jobs/model_scan.py), which `model` in a submit may then name.
+MODEL_SCAN_ON_WORKER_START = env_bool("MODEL_SCAN_ON_WORKER_START", True)
 MAX_INPUT_BYTES = env_int("MAX_INPUT_BYTES", 50 * 1024 * 1024)
 MAX_INPUT_PIXELS = env_int("MAX_INPUT_PIXELS", 50_000_000)
 MAX_OUTPUT_PIXELS = env_int("MAX_OUTPUT_PIXELS", 80_000_000)
@@ -273,6 +276,7 @@ CELERY_TASK_QUEUES = [Queue(INFERENCE_QUEUE), Queue(WEBHOOKS_QUEUE), Queue(MAINT
 CELERY_TASK_DEFAULT_QUEUE = MAINTENANCE_QUEUE
 CELERY_TASK_ROUTES = {
     "jobs.tasks.run_job": {"queue": INFERENCE_QUEUE},
+    "jobs.model_scan.scan_models": {"queue": INFERENCE_QUEUE},
     "jobs.tasks.deliver_webhook": {"queue": WEBHOOKS_QUEUE},
     "jobs.tasks.dispatch_webhooks": {"queue": MAINTENANCE_QUEUE},
     "jobs.tasks.sweep_jobs": {"queue": MAINTENANCE_QUEUE},

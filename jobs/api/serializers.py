@@ -101,8 +101,37 @@ class BaseInputSerializer(serializers.Serializer):
         return value
 
 
+class ModelNameField(serializers.CharField):
+    """`model`: a model installed on this deployment, by name (GET /api/v1/models). Only
+    its form is checked here; whether it exists, at submit (jobs/model_catalog.py)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault(
+            "help_text",
+            "A model from GET /api/v1/models (its name, the stem of its file) to run instead of the mode's "
+            "default network; whatever its native scale the output has the exact size, at the same price",
+        )
+        super().__init__(
+            required=False,
+            max_length=200,
+            error_messages={
+                "blank": "model is empty: leave it out for the mode's default network.",
+                "max_length": "model must be at most 200 characters.",
+            },
+            **kwargs,
+        )
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str) or any(c in data for c in "/\\\0"):
+            raise serializers.ValidationError(
+                f"model must be a model's name, as GET /api/v1/models lists them (got {data!r})."
+            )
+        return super().to_internal_value(data)
+
+
 class PreciseInputSerializer(BaseInputSerializer):
     upscaleFactor = StrictNumberField("upscaleFactor", 1, 16, required=False, default=4)
+    model = ModelNameField()
 
 
 class SmartInputSerializer(BaseInputSerializer):
@@ -117,15 +146,25 @@ class SmartInputSerializer(BaseInputSerializer):
         trim_whitespace=True,
         error_messages={"max_length": "description must be at most 1000 characters."},
     )
+    model = ModelNameField(help_text="Not for smart, which runs its diffusion pipeline (precise, dynamic, restore)")
+
+    def validate_model(self, value: str) -> str:
+        raise serializers.ValidationError(
+            "model applies to precise, dynamic and restore; smart runs its own diffusion pipeline."
+        )
 
 
 class DynamicInputSerializer(SmartInputSerializer):
     resemblance = StrictNumberField("resemblance", 0, 10, integer=True, required=False, default=8)
     shouldPreserveHands = StrictBooleanField(required=False, default=False)
+    model = ModelNameField()
+
+    def validate_model(self, value: str) -> str:
+        return value
 
 
 class RestoreInputSerializer(BaseInputSerializer):
-    pass
+    model = ModelNameField()
 
 
 INPUT_SERIALIZERS = {
@@ -187,6 +226,11 @@ class StatusSerializer(serializers.Serializer):
     createdAt = serializers.DateTimeField(source="created_at")
     batchId = serializers.UUIDField(
         source="batch_id", required=False, help_text="The batch the job came in (Maskr's /batch); absent otherwise"
+    )
+    model = serializers.CharField(
+        source="model_name",
+        allow_null=True,
+        help_text="The network the job runs: the model it named, else its mode's default (GET /api/v1/models)",
     )
 
     # Fields shown only in some statuses; every other field is always there.
@@ -276,6 +320,38 @@ class ModeSerializer(serializers.Serializer):
 
 class ModesSerializer(serializers.Serializer):
     modes = ModeSerializer(many=True)
+
+
+class NetworkModelSerializer(serializers.Serializer):
+    """One model a job can name (jobs.model_catalog.Entry)."""
+
+    name = serializers.CharField(help_text="What `model` takes: the stem of the model's file")
+    architecture = serializers.CharField(allow_null=True, help_text="spandrel's architecture id, e.g. ESRGAN, SPAN")
+    architectureName = serializers.CharField(source="architecture_name", allow_null=True)
+    purpose = serializers.CharField(allow_null=True, help_text="spandrel's: SR (super-resolution) or Restoration")
+    scale = serializers.IntegerField(
+        allow_null=True,
+        help_text="The network's native scale (1 for restoration networks). Every upscaleFactor in the mode's "
+        "range still gives the exact output size: the network runs in as many passes as needed, then a resample",
+    )
+    parameters = serializers.IntegerField(allow_null=True, help_text="Null until a worker has scanned the file")
+    description = serializers.CharField(allow_blank=True)
+    available = serializers.BooleanField(help_text="In the model directory at the last scan, and runnable")
+    error = serializers.CharField(allow_null=True, help_text="Why it cannot be used; null when it can")
+    modes = serializers.ListField(child=serializers.CharField(), help_text="The modes that accept it as `model`")
+    defaultFor = serializers.DictField(
+        source="default_for",
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text="mode -> inputImageTypes that run it when a job names no model",
+    )
+    file = serializers.CharField(allow_null=True)
+    scannedAt = serializers.DateTimeField(
+        source="scanned_at", allow_null=True, help_text="The last scan that recorded it; null: a built-in model"
+    )
+
+
+class NetworkModelsSerializer(serializers.Serializer):
+    models = NetworkModelSerializer(many=True)
 
 
 surfaces.register_webhook_body(Job.Surface.UPSAMPLER, lambda job: status_payload(job, job.public_base_url()))

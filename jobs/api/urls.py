@@ -15,4 +15,5 @@ urlpatterns = [
     path("account", views.AccountView.as_view(), name="account"),
     path("account/webhook-secret", views.WebhookSecretView.as_view(), name="webhook-secret"),
     path("modes", views.ModesView.as_view(), name="modes"),
+    path("models", views.NetworkModelsView.as_view(), name="models"),
 ]

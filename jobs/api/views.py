@@ -14,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from jobs import capabilities, completion, idempotency, lifecycle
+from jobs import capabilities, completion, idempotency, lifecycle, model_catalog
 from jobs.api import ratelimit
 from jobs.api import serializers as s
 from jobs.api.pagination import JobPagination
@@ -315,3 +315,12 @@ class ModesView(ApiView):
     @extend_schema(responses={200: s.ModesSerializer, **READ_ERRORS}, tags=["account"])
     def get(self, request: Request) -> Response:
         return Response({"modes": capabilities.describe()}, status=status.HTTP_200_OK)
+
+
+class NetworkModelsView(ApiView):
+    @extend_schema(responses={200: s.NetworkModelsSerializer, **READ_ERRORS}, tags=["models"])
+    def get(self, request: Request) -> Response:
+        """The models a precise, dynamic or restore job can name in `model`: the built-in
+        ones and those the inference workers found in the model directory. The price does
+        not depend on the model, only on the output size."""
+        return Response({"models": s.NetworkModelSerializer(model_catalog.listing(), many=True).data})

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 
 from rest_framework import serializers
 
-from jobs import capabilities
+from inference.registry import IMAGE_TYPES, models_for
+from jobs import capabilities, model_catalog
 from jobs.api.serializers import INPUT_SERIALIZERS, StrictBooleanField, StrictNumberField
 
 LABELS = {
@@ -21,6 +22,10 @@ LABELS = {
     "inputImageType": ("Image type", "Anime selects the network trained on drawings and flat colour."),
     "outputFormat": ("Format", "The file you download; a JPEG copy comes with every result."),
     "outputQuality": ("Quality", "JPEG and WebP quality, 1-100."),
+    "model": (
+        "Model",
+        "The network that runs. Whatever its own scale, the result has the exact size you ask for, at the same price.",
+    ),
 }
 
 MODE_HELP = {
@@ -94,12 +99,42 @@ def modes() -> list[Mode]:
     """Every mode this deployment can show: smart only when its model is installed; the
     others always, with the reason when their model is missing."""
     out = []
+    available = [entry for entry in model_catalog.listing() if entry.available]
     for mode in INPUT_SERIALIZERS:
         reason = capabilities.unavailable_reason(mode)
         if mode == "smart" and reason:
             continue
-        out.append(Mode(mode, MODE_HELP[mode], [describe(mode, name) for name in EFFECTIVE[mode]], reason))
+        options = [describe(mode, name) for name in EFFECTIVE[mode]]
+        choice = model_option(mode, available)
+        if choice is not None:
+            options.append(choice)
+        out.append(Mode(mode, MODE_HELP[mode], options, reason))
     return out
+
+
+def model_option(mode: str, available: list[model_catalog.Entry]) -> Option | None:
+    """A choice of network for precise, dynamic and restore, offered when the operator has
+    installed models besides the mode's own (the default: the mode's network)."""
+    if mode not in model_catalog.MODEL_MODES:
+        return None
+    defaults = list(dict.fromkeys(models_for(mode, image_type)[0] for image_type in IMAGE_TYPES))
+    if not [entry for entry in available if entry.name not in defaults]:
+        return None
+    default_label = f"The {mode} network: {defaults[0]}"
+    if len(defaults) > 1:
+        default_label += f" ({', '.join(defaults[1:])} for anime)"
+    choices = [("", default_label)] + [(entry.name, model_label(entry)) for entry in available]
+    label, help_text = LABELS["model"]
+    return Option("model", label, help_text, "model", "", choices=choices)
+
+
+def model_label(entry: model_catalog.Entry) -> str:
+    scale = f"{entry.scale}x" if entry.scale else "?x"
+    text = f"{entry.name} · {scale} {entry.architecture or ''}".rstrip()
+    if entry.description:
+        description = entry.description if len(entry.description) <= 80 else entry.description[:79] + "…"
+        text += f" · {description}"
+    return text
 
 
 def common() -> list[Option]:

@@ -28,10 +28,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from inference.device import select_device
 from inference.resample import resize
 
 FINISHES = ("none", "clean", "smooth")
 BAND_ROWS = 512
+GPU_BAND_ROWS = 2048
 
 # (radius in input pixels, eps as a standard deviation in [0, 1]) of the guided filter.
 CLEAN = (1.0, 10 / 255)
@@ -48,18 +50,23 @@ def _top(array: np.ndarray) -> float:
     return float(np.iinfo(array.dtype).max)
 
 
-def in_bands(array: np.ndarray, step: Step, halo: int, rows: int = BAND_ROWS) -> np.ndarray:
-    """Apply ``step`` to ``array`` band by band; each band sees ``halo`` rows either side."""
+def in_bands(array: np.ndarray, step: Step, halo: int, rows: int | None = None) -> np.ndarray:
+    """Apply ``step`` to ``array`` band by band on the inference device (CUDA when present);
+    each band sees ``halo`` rows either side."""
+    device = select_device()
+    rows = rows or (GPU_BAND_ROWS if device.type == "cuda" else BAND_ROWS)
     top = _top(array)
     height = array.shape[0]
     out = np.empty_like(array)
     for start in range(0, height, rows):
         stop = min(start + rows, height)
         low, high = max(0, start - halo), min(height, stop + halo)
-        band = torch.from_numpy(array[low:high].astype(np.float32) / top).permute(2, 0, 1)[None]
+        band = torch.from_numpy(array[low:high].copy()).to(device)  # a writable copy of the band
         with torch.inference_mode():
-            result = step(band)[0].permute(1, 2, 0).clamp_(0.0, 1.0).mul_(top).round_()
-        out[start:stop] = result[start - low : stop - low].numpy().astype(array.dtype)
+            x = (band.float() / top).permute(2, 0, 1)[None]
+            result = step(x)[0].permute(1, 2, 0).clamp_(0.0, 1.0).mul_(top).round_()
+            result = result[start - low : stop - low].to(torch.int32).cpu().numpy()
+        out[start:stop] = result.astype(array.dtype)
     return out
 
 
@@ -85,7 +92,7 @@ def _gaussian_kernel(sigma: float) -> torch.Tensor:
 
 
 def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
-    kernel = _gaussian_kernel(sigma)
+    kernel = _gaussian_kernel(sigma).to(x.device)
     radius = kernel.numel() // 2
     channels = x.shape[1]
     horizontal = kernel.view(1, 1, 1, -1).repeat(channels, 1, 1, 1)
@@ -131,18 +138,27 @@ def finish(color: np.ndarray, look: str, scale: float) -> np.ndarray:
 
 # --- Colour ------------------------------------------------------------------------------
 
-_RGB_TO_XYZ = torch.tensor(
-    [[0.4124564, 0.3575761, 0.1804375], [0.2126729, 0.7151522, 0.0721750], [0.0193339, 0.1191920, 0.9503041]]
+# sRGB (D65) <-> XYZ, as plain numbers: the mixes below are element-wise, so they give the
+# same result on every device (no TF32 matrix products on CUDA).
+_RGB_TO_XYZ = (
+    (0.4124564, 0.3575761, 0.1804375),
+    (0.2126729, 0.7151522, 0.0721750),
+    (0.0193339, 0.1191920, 0.9503041),
 )
-_XYZ_TO_RGB = torch.linalg.inv(_RGB_TO_XYZ)
-_WHITE = torch.tensor([0.95047, 1.0, 1.08883])  # D65
+_XYZ_TO_RGB = tuple(tuple(float(v) for v in row) for row in np.linalg.inv(np.array(_RGB_TO_XYZ)))
+_WHITE = (0.95047, 1.0, 1.08883)  # D65
 _DELTA = 6 / 29
+
+
+def _mix(matrix: tuple, x: torch.Tensor) -> torch.Tensor:
+    """Each output channel i = sum_j matrix[i][j] * x[:, j], for (1, 3, h, w) tensors."""
+    return torch.stack([sum(w * x[:, j] for j, w in enumerate(row)) for row in matrix], dim=1)
 
 
 def rgb_to_lab(x: torch.Tensor) -> torch.Tensor:
     """(1, 3, h, w) sRGB in [0, 1] -> CIELAB (L 0-100), D65."""
     linear = torch.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
-    xyz = torch.einsum("ij,bjhw->bihw", _RGB_TO_XYZ, linear) / _WHITE.view(1, 3, 1, 1)
+    xyz = _mix(tuple(tuple(w / _WHITE[i] for w in row) for i, row in enumerate(_RGB_TO_XYZ)), linear)
     f = torch.where(xyz > _DELTA**3, xyz.clamp(min=1e-12) ** (1 / 3), xyz / (3 * _DELTA**2) + 4 / 29)
     return torch.stack([116 * f[:, 1] - 16, 500 * (f[:, 0] - f[:, 1]), 200 * (f[:, 1] - f[:, 2])], dim=1)
 
@@ -150,8 +166,8 @@ def rgb_to_lab(x: torch.Tensor) -> torch.Tensor:
 def lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
     fy = (lab[:, 0] + 16) / 116
     f = torch.stack([fy + lab[:, 1] / 500, fy, fy - lab[:, 2] / 200], dim=1)
-    xyz = torch.where(f > _DELTA, f**3, 3 * _DELTA**2 * (f - 4 / 29)) * _WHITE.view(1, 3, 1, 1)
-    linear = torch.einsum("ij,bjhw->bihw", _XYZ_TO_RGB, xyz).clamp(0.0, 1.0)
+    xyz = torch.where(f > _DELTA, f**3, 3 * _DELTA**2 * (f - 4 / 29))
+    linear = _mix(tuple(tuple(w * _WHITE[j] for j, w in enumerate(row)) for row in _XYZ_TO_RGB), xyz).clamp(0.0, 1.0)
     return torch.where(linear <= 0.0031308, linear * 12.92, 1.055 * linear ** (1 / 2.4) - 0.055)
 
 
@@ -170,9 +186,10 @@ def match_colors(output: np.ndarray, reference: np.ndarray) -> np.ndarray:
     mean_ref, std_ref = lab_statistics(reference)
     low, high = STD_RATIO_RANGE
     gain = torch.where(std_out > 1e-3, std_ref / std_out.clamp(min=1e-3), torch.ones(3)).clamp(low, high)
-    gain, offset = gain.view(1, 3, 1, 1), (mean_ref - gain.flatten() * mean_out).view(1, 3, 1, 1)
+    offset = mean_ref - gain * mean_out
 
     def transfer(x: torch.Tensor) -> torch.Tensor:
-        return lab_to_rgb(rgb_to_lab(x) * gain + offset)
+        lab = rgb_to_lab(x) * gain.to(x.device).view(1, 3, 1, 1) + offset.to(x.device).view(1, 3, 1, 1)
+        return lab_to_rgb(lab)
 
     return in_bands(output, transfer, halo=0)

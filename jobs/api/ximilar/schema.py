@@ -8,13 +8,13 @@ from rest_framework import serializers
 from jobs.api.ximilar import params
 
 
-class RecordSerializer(serializers.Serializer):
+class XimilarRecordSerializer(serializers.Serializer):
     _url = serializers.URLField(required=False, help_text="exactly one of _url and _base64")
     _base64 = serializers.CharField(required=False, help_text="base64 or a data: URI; not echoed back")
 
 
-class UpscaleRequestSerializer(serializers.Serializer):
-    records = RecordSerializer(many=True, help_text="exactly one record; its other fields come back")
+class XimilarUpscaleRequestSerializer(serializers.Serializer):
+    records = XimilarRecordSerializer(many=True, help_text="exactly one record; its other fields come back")
     mode = serializers.ChoiceField(choices=list(params.MODES), default="artifact_removal")
     model_type = serializers.ChoiceField(
         choices=list(params.MODEL_TYPES), allow_null=True, required=False, help_text="absent or null: classic"
@@ -26,18 +26,18 @@ class UpscaleRequestSerializer(serializers.Serializer):
     tune_colors = serializers.BooleanField(default=True)
 
 
-class WebhookSerializer(serializers.Serializer):
+class XimilarWebhookSerializer(serializers.Serializer):
     endpoint = serializers.URLField()
     headers = serializers.DictField(child=serializers.CharField(), required=False)
 
 
-class AsyncRequestSerializer(UpscaleRequestSerializer):
+class XimilarAsyncRequestSerializer(XimilarUpscaleRequestSerializer):
     type = serializers.ChoiceField(choices=[params.REQUEST_TYPE])
     endpoint = serializers.ChoiceField(choices=list(params.ENDPOINTS))
-    webhook = WebhookSerializer(required=False)
+    webhook = XimilarWebhookSerializer(required=False)
 
 
-class StatusSerializer(serializers.Serializer):
+class XimilarStatusSerializer(serializers.Serializer):
     code = serializers.IntegerField(help_text="the HTTP code of the answer")
     text = serializers.CharField()
     error_description = serializers.CharField(required=False)
@@ -45,8 +45,8 @@ class StatusSerializer(serializers.Serializer):
     proc_id = serializers.CharField(required=False)
 
 
-class AnswerRecordSerializer(serializers.Serializer):
-    _status = StatusSerializer()
+class XimilarAnswerRecordSerializer(serializers.Serializer):
+    _status = XimilarStatusSerializer()
     _id = serializers.CharField(help_text="the job's id")
     _width = serializers.IntegerField()
     _height = serializers.IntegerField()
@@ -55,30 +55,30 @@ class AnswerRecordSerializer(serializers.Serializer):
     _upscaled_image_url = serializers.CharField(required=False, help_text="works for 24 hours")
 
 
-class AnswerSerializer(serializers.Serializer):
-    records = AnswerRecordSerializer(many=True)
+class XimilarAnswerSerializer(serializers.Serializer):
+    records = XimilarAnswerRecordSerializer(many=True)
     statistics = serializers.DictField(help_text='{"processing time": seconds}')
-    status = StatusSerializer()
+    status = XimilarStatusSerializer()
 
 
-class ErrorSerializer(serializers.Serializer):
-    status = StatusSerializer()
+class XimilarErrorSerializer(serializers.Serializer):
+    status = XimilarStatusSerializer()
     statistics = serializers.DictField()
 
 
-class RequestSerializer(serializers.Serializer):
+class XimilarRequestSerializer(serializers.Serializer):
     id = serializers.CharField()
     status = serializers.ChoiceField(choices=["CREATED", "PROCESSING", "DONE"])
     type = serializers.CharField()
-    response = AnswerSerializer(required=False, help_text="once DONE: the synchronous endpoint's answer")
+    response = XimilarAnswerSerializer(required=False, help_text="once DONE: the synchronous endpoint's answer")
 
 
-class RequestListSerializer(serializers.Serializer):
+class XimilarRequestListSerializer(serializers.Serializer):
     count = serializers.IntegerField()
     next = serializers.CharField(allow_null=True)
     previous = serializers.CharField(allow_null=True)
-    results = RequestSerializer(many=True)
+    results = XimilarRequestSerializer(many=True)
 
 
-ERRORS = {code: ErrorSerializer for code in (400, 401, 402, 404, 429, 500, 503, 504)}
-READ_ERRORS = {code: ErrorSerializer for code in (401, 404, 429)}
+ERRORS = {code: XimilarErrorSerializer for code in (400, 401, 402, 404, 413, 429, 500, 503, 504)}
+READ_ERRORS = {code: XimilarErrorSerializer for code in (400, 401, 404, 429)}

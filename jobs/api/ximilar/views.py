@@ -85,8 +85,8 @@ class UpscaleView(XimilarView):
         description="Answers when the job has ended; after SYNC_WAIT_MAX_SECONDS a 504 whose record carries the "
         "job's _id (the job goes on: GET /account/v2/request/{_id}).",
         parameters=[OpenApiParameter("scale", str, OpenApiParameter.PATH, enum=list(params.SCALES))],
-        request=schema.UpscaleRequestSerializer,
-        responses={200: schema.AnswerSerializer, **schema.ERRORS},
+        request=schema.XimilarUpscaleRequestSerializer,
+        responses={200: schema.XimilarAnswerSerializer, **schema.ERRORS},
         tags=["ximilar"],
     )
     def post(self, request: Request, scale: str) -> Response:
@@ -116,8 +116,8 @@ class RequestsView(XimilarView):
     @extend_schema(
         operation_id="ximilar_request_create",
         summary="Submit an asynchronous upscale (Ximilar's asynchronous requests); answers at once",
-        request=schema.AsyncRequestSerializer,
-        responses={200: schema.RequestSerializer, **schema.ERRORS},
+        request=schema.XimilarAsyncRequestSerializer,
+        responses={200: schema.XimilarRequestSerializer, **schema.ERRORS},
         tags=["ximilar"],
     )
     def post(self, request: Request) -> Response:
@@ -132,7 +132,7 @@ class RequestsView(XimilarView):
             OpenApiParameter("type", str, enum=[payloads.REQUEST_TYPE]),
             OpenApiParameter("status", str, enum=["CREATED", "PROCESSING", "DONE"]),
         ],
-        responses={200: schema.RequestListSerializer, **schema.READ_ERRORS},
+        responses={200: schema.XimilarRequestListSerializer, **schema.READ_ERRORS},
         tags=["ximilar"],
     )
     def get(self, request: Request) -> Response:
@@ -170,7 +170,7 @@ class RequestView(XimilarView):
     @extend_schema(
         operation_id="ximilar_request",
         summary="An asynchronous request: its status and, once DONE, the synchronous endpoint's answer",
-        responses={200: schema.RequestSerializer, **schema.READ_ERRORS},
+        responses={200: schema.XimilarRequestSerializer, **schema.READ_ERRORS},
         tags=["ximilar"],
     )
     def get(self, request: Request, request_id: str) -> Response:
@@ -181,7 +181,7 @@ class RequestStatusView(XimilarView):
     @extend_schema(
         operation_id="ximilar_request_status",
         summary="An asynchronous request's status: CREATED, PROCESSING or DONE",
-        responses={200: schema.RequestSerializer, **schema.READ_ERRORS},
+        responses={200: schema.XimilarRequestSerializer, **schema.READ_ERRORS},
         tags=["ximilar"],
     )
     def get(self, request: Request, request_id: str) -> Response:

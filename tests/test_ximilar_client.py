@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
+import requests
 from PIL import Image
 from standardwebhooks import Webhook
 
@@ -165,12 +166,27 @@ def test_the_price_is_by_output_size_whatever_the_endpoint(celery_worker, live_s
     assert account.balance == 100 - 13 - 13 - 51 == account.ledger_sum()
 
 
-def test_token_and_bearer_both_authenticate_plain_http(celery_worker, live_server, account):
-    for scheme in ("Token", "Bearer"):
-        body = {"records": [{"_base64": ximilar.data_uri(images.png(8, 8))}]}
-        r = ximilar.post(live_server.url, account.raw_key, "/upscaler/2x/upscale", body, scheme=scheme)
+def test_plain_http_with_token_or_bearer_and_the_job_is_an_ordinary_one(celery_worker, live_server, account):
+    ids = []
+    for scheme, path in (("Token", "/upscaler/2x/upscale"), ("Bearer", "/upscaler/2x/upscale/")):
+        body = {"records": [{"_base64": ximilar.data_uri(images.png(8, 8))}], "something_new": 1}
+        r = ximilar.post(live_server.url, account.raw_key, path, body, scheme=scheme)
         assert r.status_code == 200, r.text
-        assert done(r.json())["_upscaled_width"] == 16
+        record = done(r.json())
+        assert record["_upscaled_width"] == 16
+        ids.append(record["_id"])
+    # The account's ordinary jobs: the status endpoint and the jobs list show them.
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {account.raw_key}"
+    status = session.get(f"{live_server.url}/api/v1/status/{ids[0]}", timeout=30).json()
+    assert (status["status"], status["surface"], status["mode"], status["outputWidth"]) == (
+        "SUCCESS",
+        "ximilar",
+        "precise",
+        16,
+    )
+    listed = session.get(f"{live_server.url}/api/v1/jobs", timeout=30).json()
+    assert set(ids) <= {job["id"] for job in listed["results"]}
 
 
 def test_the_asynchronous_form_through_the_clients_asyncr(celery_worker, live_server, account, webhook_receiver):

@@ -51,7 +51,7 @@ def nothing_charged(account) -> None:
         ({"records": []}, ["one record"]),
         ({"records": [{"sku": "no image"}]}, ["_url or _base64", "got 0"]),
         ({"records": [image_record()], "mode": "crisp"}, ["mode must be one of artifact_removal, ironed_out"]),
-        ({"records": [image_record()], "model_type": "diffusion"}, ["model_type must be one of gan"]),
+        ({"records": [image_record()], "model_type": "diffusion"}, ["model_type must be one of gan, or absent"]),
         ({"records": [image_record()], "image_format": "gif"}, ["image_format must be one of png, jpg, webp"]),
         ({"records": [image_record()], "image_quality": 0}, ["image_quality must be an integer from 1 to 100"]),
         ({"records": [image_record()], "tune_colors": "yes"}, ["tune_colors must be true or false"]),
@@ -151,6 +151,10 @@ def test_a_bad_asynchronous_request_is_refused_at_once(live_server, account):
         ({**good, "webhook": {"endpoint": "ftp://example.com"}}, ["webhook.endpoint"]),
         ({**good, "webhook": {"endpoint": "https://example.com/h", "headers": {"X": 1}}}, ["webhook.headers"]),
         ({**good, "records": [image_record(), image_record()]}, ["exactly one record"]),
+        ({**good, "webhook": {"endpoint": "https://example.com/h", "headers": {"Host": "a"}}}, ["may not set Host"]),
+        ({**good, "webhook": {"endpoint": "https://example.com/h", "headers": {"webhook-id": "a"}}}, ["webhook-id"]),
+        ({**good, "webhook": {"endpoint": "https://example.com/h", "headers": {"X": "a\r\nB: c"}}}, ["line breaks"]),
+        ({**good, "records": [{**image_record(), "notes": "x" * 70000}]}, ["at most 64 KB"]),
     ):
         refused(ximilar.post(base, key, "/account/v2/request", body), 400, *words)
     refused(ximilar.post(base, None, "/account/v2/request", good), 401)
@@ -166,3 +170,11 @@ def test_another_accounts_request_is_a_404(live_server, account, other_account):
             live_server.url + path, headers={"Authorization": f"Token {other_account.raw_key}"}, timeout=30
         )
         refused(r, 404, "No request")
+
+
+def test_a_full_house_of_waits_is_a_503_before_anything_is_charged(live_server, account, settings):
+    settings.SYNC_WAIT_MAX_CONCURRENT = 0
+    r = ximilar.post(live_server.url, account.raw_key, UPSCALE, {"records": [image_record()]})
+    refused(r, 503, "busy", "asynchronous request")
+    assert r.headers["Retry-After"] == "5"
+    nothing_charged(account)

@@ -5,6 +5,7 @@ Unknown top-level and record fields are allowed (Ximilar's client adds its own, 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 from jobs.errors import InvalidRequest
@@ -19,6 +20,12 @@ MODEL_TYPES = ("gan",)  # absent or null: the classic model
 IMAGE_FORMATS = ("png", "jpg", "webp")
 QUALITY_RANGE = (1, 100)
 DEFAULT_QUALITY = 85
+# The record's own fields are stored with the job and echoed in every answer: bounded.
+MAX_RECORD_BYTES = 64 * 1024
+MAX_WEBHOOK_HEADERS = 20
+MAX_WEBHOOK_HEADER_CHARS = 1000
+# Headers a client may not set on its webhook: the request's framing, and the signature's.
+RESERVED_HEADERS = {"host", "content-length", "content-type", "transfer-encoding", "connection"}
 
 # Ximilar's mode -> the engine's clean-up look (inference/finishing.py).
 FINISH = {"artifact_removal": "clean", "ironed_out": "smooth", "high_fidelity": "none"}
@@ -54,12 +61,13 @@ class Options:
         return OutputFormat.PNG if input_has_alpha else OutputFormat.JPG
 
 
-def _choice(body: dict, name: str, allowed: tuple, default):
+def _choice(body: dict, name: str, allowed: tuple, default, absent: str = ""):
+    """One of `allowed`; `default` when absent (and null too where the default is None)."""
     value = body.get(name, default)
     if value is None and default is None:
         return None
     if not isinstance(value, str) or value not in allowed:
-        raise InvalidRequest(f"{name} must be one of {', '.join(allowed)} (got {value!r}).", field=name)
+        raise InvalidRequest(f"{name} must be one of {', '.join(allowed)}{absent} (got {value!r}).", field=name)
     return value
 
 
@@ -81,6 +89,12 @@ def _record(body: dict) -> dict:
     for name in sources:
         if not isinstance(record[name], str):
             raise InvalidRequest(f"{name} must be a string.", field=name)
+    echoed = {name: value for name, value in record.items() if name != "_base64"}
+    if len(json.dumps(echoed)) > MAX_RECORD_BYTES:
+        raise InvalidRequest(
+            f"The record's fields other than _base64 must total at most {MAX_RECORD_BYTES // 1024} KB: "
+            "they are stored with the job and sent back in every answer."
+        )
     return record
 
 
@@ -109,12 +123,28 @@ def _webhook(body: dict) -> tuple[str, dict]:
     if not endpoint:
         raise InvalidRequest("webhook.endpoint is required: the URL to POST the finished request to.")
     headers = webhook.get("headers") or {}
-    if not isinstance(headers, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) and k.strip() and "\n" not in k + v and "\r" not in k + v
-        for k, v in headers.items()
-    ):
-        raise InvalidRequest("webhook.headers must be an object of header names to string values.")
+    if not isinstance(headers, dict) or not all(_header_ok(k, v) for k, v in headers.items()):
+        raise InvalidRequest(
+            "webhook.headers must be an object of header names to string values (no line breaks, at most "
+            f"{MAX_WEBHOOK_HEADER_CHARS} characters each)."
+        )
+    if len(headers) > MAX_WEBHOOK_HEADERS:
+        raise InvalidRequest(f"webhook.headers may hold at most {MAX_WEBHOOK_HEADERS} headers (got {len(headers)}).")
+    reserved = sorted(k for k in headers if k.lower() in RESERVED_HEADERS or k.lower().startswith("webhook-"))
+    if reserved:
+        raise InvalidRequest(
+            f"webhook.headers may not set {', '.join(reserved)}: the request's framing and its signature "
+            "(webhook-id, webhook-timestamp, webhook-signature) are ours."
+        )
     return endpoint, headers
+
+
+def _header_ok(name, value) -> bool:
+    if not isinstance(name, str) or not isinstance(value, str) or not name.strip():
+        return False
+    if len(name) + len(value) > MAX_WEBHOOK_HEADER_CHARS or any(c in name + value for c in "\r\n\0"):
+        return False
+    return all(c.isascii() and (c.isalnum() or c in "!#$%&'*+-.^_`|~") for c in name)
 
 
 def parse(body, factor: int, *, asynchronous: bool = False) -> Options:
@@ -129,8 +159,8 @@ def parse(body, factor: int, *, asynchronous: bool = False) -> Options:
         image_url=record.get("_url") or "",
         image_base64=record.get("_base64") or "",
         mode=_choice(body, "mode", MODES, "artifact_removal"),
-        model_type=_choice(body, "model_type", MODEL_TYPES, None),
-        image_format=_choice(body, "image_format", IMAGE_FORMATS, None),
+        model_type=_choice(body, "model_type", MODEL_TYPES, None, ", or absent or null for the classic model"),
+        image_format=_choice(body, "image_format", IMAGE_FORMATS, None, ", or absent to keep the input's kind"),
         image_quality=_quality(body),
         tune_colors=_tune_colors(body),
         webhook=webhook,

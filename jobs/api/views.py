@@ -43,6 +43,20 @@ class ApiView(APIView):
         return response
 
 
+class SurfaceView(ApiView):
+    """A vendor surface's view: its own error shapes (`surface_errors`, its errors module's
+    exception handler) and the scheme its 401s challenge with."""
+
+    surface_errors = None
+    auth_scheme = "Bearer"
+
+    def get_exception_handler(self):
+        return self.surface_errors or super().get_exception_handler()
+
+    def get_authenticate_header(self, request) -> str:
+        return self.auth_scheme
+
+
 def request_base_url(request: Request) -> str:
     """scheme://host as the client reached us (behind a proxy: SECURE_PROXY_SSL_HEADER)."""
     return request.build_absolute_uri("/").rstrip("/")

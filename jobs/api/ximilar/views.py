@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from jobs import completion
-from jobs.api.views import ApiView, base_url, request_base_url
+from jobs.api.views import SurfaceView, base_url, request_base_url
 from jobs.api.ximilar import errors, params, payloads, schema
 from jobs.errors import InvalidRequest, JobNotFound
 from jobs.models import Job
@@ -26,16 +26,12 @@ OUTPUT_TTL_SECONDS = int(timedelta(hours=24).total_seconds())
 REQUESTS_PAGE_SIZE = 20
 
 
-class XimilarView(ApiView):
+class XimilarView(SurfaceView):
     """Ximilar's surface: JSON bodies, `Authorization: Token <key>`, Ximilar-shaped errors."""
 
     parser_classes = [JSONParser]
-
-    def get_exception_handler(self):
-        return errors.exception_handler
-
-    def get_authenticate_header(self, request) -> str:
-        return "Token"
+    surface_errors = staticmethod(errors.exception_handler)
+    auth_scheme = "Token"
 
 
 def submit_upscale(request: Request, options: params.Options, *, asynchronous: bool = False):
@@ -166,23 +162,23 @@ class RequestsView(XimilarView):
         )
 
 
-class RequestView(XimilarView):
+def _request_view(name: str, summary: str, with_response: bool):
     @extend_schema(
-        operation_id="ximilar_request",
-        summary="An asynchronous request: its status and, once DONE, the synchronous endpoint's answer",
+        operation_id=f"ximilar_{name}",
+        summary=summary,
         responses={200: schema.XimilarRequestSerializer, **schema.READ_ERRORS},
         tags=["ximilar"],
     )
     def get(self, request: Request, request_id: str) -> Response:
-        return Response(payloads.request(_own(request, request_id), base_url(request)))
+        job = _own(request, request_id)
+        return Response(payloads.request(job, base_url(request), with_response=with_response))
+
+    return type(f"{name.title().replace('_', '')}View", (XimilarView,), {"get": get})
 
 
-class RequestStatusView(XimilarView):
-    @extend_schema(
-        operation_id="ximilar_request_status",
-        summary="An asynchronous request's status: CREATED, PROCESSING or DONE",
-        responses={200: schema.XimilarRequestSerializer, **schema.READ_ERRORS},
-        tags=["ximilar"],
-    )
-    def get(self, request: Request, request_id: str) -> Response:
-        return Response(payloads.request(_own(request, request_id), base_url(request), with_response=False))
+RequestView = _request_view(
+    "request", "An asynchronous request: its status and, once DONE, the synchronous endpoint's answer", True
+)
+RequestStatusView = _request_view(
+    "request_status", "An asynchronous request's status: CREATED, PROCESSING or DONE", False
+)

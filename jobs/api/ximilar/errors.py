@@ -28,8 +28,15 @@ DOMAIN_STATUS: list[tuple[type[errors.DomainError], int]] = [
     (errors.JobStateConflict, status.HTTP_400_BAD_REQUEST),
     (errors.IdempotencyConflict, status.HTTP_400_BAD_REQUEST),
 ]
-# The submit path names the image's fields as the Upsampler API does.
-FIELD_NAMES = {"input.imageUrl": "_url", "input.imageBase64": "_base64", "imageUrl": "_url", "imageBase64": "_base64"}
+# The submit path names fields as the Upsampler API does; Ximilar's names replace them.
+FIELD_NAMES = {
+    "input.imageUrl": "_url",
+    "input.imageBase64": "_base64",
+    "imageUrl": "_url",
+    "imageBase64": "_base64",
+    "upscaleFactor": "scale",
+    "outputFormat": "image_format",
+}
 
 
 class UnknownEndpoint(Exception):

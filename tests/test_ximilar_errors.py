@@ -178,3 +178,14 @@ def test_a_full_house_of_waits_is_a_503_before_anything_is_charged(live_server, 
     refused(r, 503, "busy", "asynchronous request")
     assert r.headers["Retry-After"] == "5"
     nothing_charged(account)
+
+
+def test_the_job_shows_in_the_web_app_and_the_admin_like_any_other(live_server, account, web, admin_client):
+    request = ximilar.async_client(live_server.url, account.raw_key).submit(
+        {"endpoint": "upscale_8x", "records": [{**image_record(), "sku": "D-4"}], "mode": "ironed_out"}, "upscaler"
+    )
+    page = web.get(f"/jobs/{request.id}")
+    assert page.status_code == 200
+    assert b"ximilar" in page.content and b"smooth" in page.content
+    assert web.get("/jobs").content.count(request.id.encode()) >= 1
+    assert admin_client.get(f"/admin/jobs/job/{request.id}/change/").status_code == 200

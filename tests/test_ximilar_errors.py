@@ -104,6 +104,8 @@ def test_not_enough_credits_is_a_402(live_server, db):
 def test_an_unknown_scale_is_a_404_even_without_a_key(live_server, account):
     for key in (account.raw_key, None):
         refused(ximilar.post(live_server.url, key, "/upscaler/3x/upscale", {"records": [image_record()]}), 404, "2x")
+    answer = ximilar.client(live_server.url, account.raw_key).upscale([image_record()], 3)
+    assert answer["status"]["code"] == 404
     nothing_charged(account)
 
 
@@ -122,6 +124,9 @@ def test_a_wait_that_runs_out_is_a_504_and_the_job_goes_on(live_server, account)
     assert LedgerEntry.objects.filter(job=job, kind="debit").count() == 1
     status, _ = ximilar.async_client(live_server.url, account.raw_key).get_request(str(job.id))
     assert status.status in ("CREATED", "PROCESSING") and status.response is None
+    # Ximilar's client reads the same answer.
+    answer = ximilar.client(live_server.url, account.raw_key).upscale([image_record()], 4, model_type=None)
+    assert answer["status"]["code"] == 504 and answer["records"][0]["_id"]
 
 
 def test_a_failed_upscale_is_done_with_its_error_and_refunded(live_server, account):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from jobs.models import Batch, Job
 
-STATUS = {
+STATUS: dict[str, str] = {
     Job.Status.IN_QUEUE: "pending",
     Job.Status.IN_PROGRESS: "processing",
     Job.Status.SUCCESS: "completed",

@@ -35,8 +35,13 @@ run: install
 	$(PY) manage.py collectstatic --noinput -v 0
 	PORT=$(PORT) $(PY) manage.py run_embedded
 
+# Independent tests run in PYTEST_WORKERS processes (pytest-xdist; each has its own test
+# database, Redis prefix and data folder), then the ones that measure time run alone.
+# pytest's exit code 5 (nothing selected, e.g. by PYTEST_ARGS) is not a failure here.
+PYTEST_WORKERS ?= 2
 test: lint system-deps
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) -m 'not serial' $(PYTEST_ARGS) || [ $$? -eq 5 ]
+	$(PY) -m pytest -m serial $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 lint: install
 	$(PY) -m ruff check .

@@ -7,17 +7,17 @@ PORT ?= 8000
 SHARED_MODELS := $(abspath ../shared/models)
 export UPSCALER_MODEL_DIR ?= $(if $(wildcard $(SHARED_MODELS)/*.safetensors),$(SHARED_MODELS),$(CURDIR)/models)
 
-.PHONY: run test install system-deps lint bench clean
+.PHONY: run test install system-deps lint lock bench clean
 
 # Debian packages the tests drive: a headless browser for the admin, the compose parser,
 # wrk for the API load run. Installed when missing (CI runs as root).
 SYSTEM_TOOLS := wrk chromium chromedriver docker-compose redis-server
 SYSTEM_PACKAGES := wrk chromium chromium-driver docker-compose redis-server
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[worker,test]'
+	$(PY) -m pip install -q -c requirements.lock -e '.[worker,test]'
 	touch $@
 
 install: $(VENV)/.installed
@@ -35,14 +35,23 @@ run: install
 	$(PY) manage.py collectstatic --noinput -v 0
 	PORT=$(PORT) $(PY) manage.py run_embedded
 
-test: install system-deps
-	$(PY) -m ruff check .
-	$(PY) -m ruff format --check .
-	$(PY) -m pytest $(PYTEST_ARGS)
+# Independent tests run in PYTEST_WORKERS processes (pytest-xdist; each has its own test
+# database, Redis prefix and data folder), then the ones that measure time run alone.
+# pytest's exit code 5 (nothing selected, e.g. by PYTEST_ARGS) is not a failure here.
+PYTEST_WORKERS ?= 2
+test: lint system-deps
+	$(PY) -m pytest -n $(PYTEST_WORKERS) -m 'not serial' $(PYTEST_ARGS) || [ $$? -eq 5 ]
+	$(PY) -m pytest -m serial $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 lint: install
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(PY) -m mypy
+
+# Rewrite requirements.lock from what is installed now (after changing pyproject.toml).
+lock: install
+	{ sed -n '1,2p' requirements.lock; $(PY) -m pip freeze --exclude-editable | grep -v '^upscaler-platform'; } > requirements.lock.new
+	mv requirements.lock.new requirements.lock
 
 bench: install system-deps
 	$(PY) bench/inference.py

@@ -25,7 +25,8 @@ def new_webhook_secret() -> str:
 
 
 class Account(models.Model):
-    name = models.CharField(max_length=100, unique=True)
+    NAME_MAX_LENGTH = 100
+    name = models.CharField(max_length=NAME_MAX_LENGTH, unique=True)
     is_active = models.BooleanField(default=True)
     # Cached sum of the ledger, updated in the same transaction as each ledger row; the
     # conditional decrement on it is what makes debits race-free.

@@ -43,7 +43,7 @@ def check_new_account(name: str, email: str = "") -> None:
     """Refuse a taken account name, or an owner email that is invalid or taken."""
     if not name.strip():
         raise OwnerError("The account name is empty.")
-    if len(name) > Account._meta.get_field("name").max_length:
+    if len(name) > Account.NAME_MAX_LENGTH:
         raise OwnerError("The account name is longer than 100 characters.")
     if Account.objects.filter(name=name).exists():
         raise OwnerError(f"An account named {name!r} exists already.")

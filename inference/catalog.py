@@ -13,6 +13,7 @@ import hashlib
 import logging
 import os
 from pathlib import Path
+from typing import Any
 
 from inference import registry
 from inference.modelinfo import ModelInfo
@@ -34,7 +35,7 @@ def describe_file(path: Path, name: str | None = None) -> ModelInfo:
     from inference.tile_context import tile_context
 
     name = name or path.stem
-    base = {
+    base: dict[str, Any] = {
         "name": name,
         "file": path.name,
         "size_bytes": path.stat().st_size,

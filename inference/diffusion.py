@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -67,7 +68,7 @@ class DiffusionRequest:
 class LoadedPipeline:
     name: str
     path: Path
-    pipeline: object  # diffusers.StableDiffusionUpscalePipeline
+    pipeline: Any  # diffusers.StableDiffusionUpscalePipeline (imported only on workers)
     device: torch.device
     dtype: torch.dtype
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)

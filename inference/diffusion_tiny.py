@@ -144,7 +144,7 @@ def build_tiny_pipeline(folder: str | Path, seed: int = 0) -> Path:
         ),
         max_noise_level=MAX_NOISE_LEVEL,
     )
-    pipeline.save_pretrained(str(folder), safe_serialization=True)
+    pipeline.save_pretrained(str(folder), safe_serialization=True)  # type: ignore[attr-defined]  # a mixin's
     for path in staging.iterdir():
         path.unlink()
     staging.rmdir()

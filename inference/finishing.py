@@ -65,8 +65,8 @@ def in_bands(array: np.ndarray, step: Step, halo: int, rows: int | None = None) 
         with torch.inference_mode():
             x = (band.float() / top).permute(2, 0, 1)[None]
             result = step(x)[0].permute(1, 2, 0).clamp_(0.0, 1.0).mul_(top).round_()
-            result = result[start - low : stop - low].to(torch.int32).cpu().numpy()
-        out[start:stop] = result.astype(array.dtype)
+            rows_out = result[start - low : stop - low].to(torch.int32).cpu().numpy()
+        out[start:stop] = rows_out.astype(array.dtype)
     return out
 
 

@@ -313,7 +313,9 @@ def _cmyk_to_rgb(im: Image.Image, icc_profile: bytes | None) -> tuple[Image.Imag
         try:
             source = ImageCms.ImageCmsProfile(io.BytesIO(icc_profile))
             target = ImageCms.createProfile("sRGB")
-            return ImageCms.profileToProfile(im, source, target, outputMode="RGB"), None
+            converted = ImageCms.profileToProfile(im, source, target, outputMode="RGB")
+            if converted is not None:  # None only when asked to convert in place
+                return converted, None
         except (ImageCms.PyCMSError, OSError, ValueError):
             log.info("CMYK image with an unusable ICC profile: converting without it")
     return im.convert("RGB"), None

@@ -212,14 +212,14 @@ def _load(name: str, path: Path, folder: Path, target: torch.device) -> LoadedMo
     devices.configure(target)
     dtype = devices.compute_dtype(target, descriptor.supports_half, descriptor.supports_bfloat16)
     descriptor.model.eval().requires_grad_(False)
-    descriptor.to(target, dtype)  # type: ignore[call-overload]
+    descriptor.to(target, dtype)
     # channels_last: faster convolutions with cuDNN, and measured faster on CPUs too.
     descriptor.model.to(memory_format=torch.channels_last)
     on_cuda = target.type == "cuda"
     module: torch.nn.Module = descriptor.model
     if devices.compile_enabled():
         # Opt-in: compilation takes minutes per tile shape but lifts GPU throughput.
-        module = torch.compile(module, dynamic=False, mode="max-autotune-no-cudagraphs")
+        module = torch.compile(module, dynamic=False, mode="max-autotune-no-cudagraphs")  # type: ignore[assignment]
     requirements = descriptor.size_requirements
     architecture = descriptor.architecture.id
     log.info("loaded %s (%s at %dx) from %s on %s as %s", name, architecture, descriptor.scale, path, target, dtype)

@@ -201,6 +201,7 @@ def tiled_upscale(
                 left, right = cols.rise(c) * scale, cols.fall(c) * scale
                 X0, Y0 = x0 * scale, y0 * scale
                 if left:
+                    assert carry_right is not None  # the tile to the left set it
                     z[:, :, :left] += carry_right
                 if top:
                     z[:, :top, left:] += carry_down[:, :top, X0 + left : X0 + w]

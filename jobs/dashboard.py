@@ -100,14 +100,20 @@ def timings(now: datetime) -> dict:
     ran and ended in the last 24 h)."""
     since = now - timedelta(hours=24)
     started = Job.objects.filter(started_at__gte=since).order_by("-started_at")
-    queue = [(s - c).total_seconds() for c, s in started.values_list("created_at", "started_at")[:TIMING_SAMPLE_LIMIT]]
+    queue = [
+        (s - c).total_seconds()
+        for c, s in started.values_list("created_at", "started_at")[:TIMING_SAMPLE_LIMIT]
+        if s is not None  # never, by the filter; the column is nullable
+    ]
     ran = Job.objects.filter(
         finished_at__gte=since,
         started_at__isnull=False,
         status__in=[Job.Status.SUCCESS, Job.Status.FAILED],
     ).order_by("-finished_at")
     processing = [
-        (f - s).total_seconds() for s, f in ran.values_list("started_at", "finished_at")[:TIMING_SAMPLE_LIMIT]
+        (f - s).total_seconds()
+        for s, f in ran.values_list("started_at", "finished_at")[:TIMING_SAMPLE_LIMIT]
+        if s is not None and f is not None  # never, by the filter; the columns are nullable
     ]
     return {
         "queue": {"p50": percentile(queue, 50), "p95": percentile(queue, 95), "n": len(queue)},

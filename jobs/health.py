@@ -87,6 +87,7 @@ def run_checks(timeout: float | None = None) -> dict[str, dict]:
 
     def run(name: str, check: Callable[[], None]) -> None:
         started = time.monotonic()
+        outcome: dict[str, object]
         try:
             check()
             outcome = {"ok": True}

@@ -22,7 +22,8 @@ log = logging.getLogger(__name__)
 def held(name: str, seconds: float) -> Iterator[bool]:
     """Yields True when this process took the lock `name`, which lasts until the block ends
     or `seconds` pass (so a run that died keeps the next one out no longer than that)."""
-    key, token = f"lock:{name}", uuid.uuid4().hex
+    token = uuid.uuid4().hex
+    key: str | None = f"lock:{name}"
     try:
         mine = cache.add(key, token, timeout=seconds)
     except Exception:

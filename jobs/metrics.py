@@ -123,7 +123,7 @@ def inference_seconds_per_megapixel() -> HistogramMetricFamily:
         output_width__gt=0,
         output_height__gt=0,
     )
-    aggregates = {
+    aggregates: dict[str, Count | Sum] = {
         f"le{i}": Count(
             "pk",
             filter=LessThanOrEqual(

@@ -23,7 +23,7 @@ from jobs.errors import InvalidRequest
 from jobs.models import NetworkModel
 
 log = logging.getLogger(__name__)
-NAME_MAX_LENGTH = NetworkModel._meta.get_field("name").max_length
+NAME_MAX_LENGTH: int = NetworkModel._meta.get_field("name").max_length  # type: ignore[assignment]
 # The modes that run any spandrel network by name (inference.api.MODEL_MODES; that module
 # imports torch, so the web tier cannot read it from there).
 MODEL_MODES = ("precise", "dynamic", "restore")

@@ -31,7 +31,8 @@ class Job(models.Model):
         FAILED = "FAILED"
         CANCELED = "CANCELED"
 
-    Mode = models.TextChoices("Mode", [(mode.upper(), mode) for mode in MODES])
+    # The functional form keeps MODES the one list of modes (django-stubs types only literals here).
+    Mode = models.TextChoices("Mode", [(mode.upper(), mode) for mode in MODES])  # type: ignore[call-overload]
 
     class Surface(models.TextChoices):
         """The API a job came in by; its answers and webhooks take that API's shapes."""

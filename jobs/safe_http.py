@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeoutError
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -134,11 +135,18 @@ def _bounded(timeout: float | None) -> tuple[float | None, bool]:
     return timeout, False
 
 
-class _DeadlineMixin:
+if TYPE_CHECKING:  # what the mixins below are mixed into
+    _SocketBase = socket.socket
+    _ConnectionBase = HTTPConnection
+else:
+    _SocketBase = _ConnectionBase = object
+
+
+class _DeadlineMixin(_SocketBase):
     """Socket methods that wait at most min(the socket's timeout, time left). The timeout
     asked for is kept (gettimeout), the one applied to each wait is cut to the deadline."""
 
-    __slots__ = ()
+    _asked_timeout: float | None
 
     def settimeout(self, value):
         self._asked_timeout = value
@@ -227,7 +235,7 @@ def _resolve_checked(host: str, port: int) -> str:
     return addresses[0]
 
 
-class _GuardedConnectionMixin:
+class _GuardedConnectionMixin(_ConnectionBase):
     """Connects to the address it checked, through a socket that keeps to the deadline. The
     host name stays the connection's host: the Host header, TLS SNI and the certificate
     check need the name, not the address."""
@@ -316,7 +324,7 @@ def check_url(url: str) -> None:
 
 def _unwrap(exc: BaseException, cls: type[Exception] = BlockedURLError) -> Exception | None:
     """The `cls` exception behind one that requests or urllib3 wrapped it in, if any."""
-    seen = exc
+    seen: BaseException | None = exc
     while seen is not None:
         if isinstance(seen, cls):
             return seen

@@ -45,8 +45,8 @@ def expiring_url(name: str, expires_at: datetime) -> str:
     expires = int(expires_at.timestamp())
     if is_s3():
         seconds = max(expires - int(time.time()), 1)
-        return default_storage.url(name, expire=seconds)
-    query = urlencode({"expires": expires, "signature": _signature(name, expires)})
+        return default_storage.url(name, expire=seconds)  # type: ignore[call-arg]  # S3Storage.url
+    query = urlencode({"expires": str(expires), "signature": _signature(name, expires)})
     return f"{reverse('signed-file', kwargs={'name': name})}?{query}"
 
 

@@ -15,7 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from jobs import lifecycle, locks, storage, webhooks
-from jobs.models import Job
+from jobs.models import Job, WebhookDelivery
 
 log = logging.getLogger(__name__)
 WORKER_NAME = socket.gethostname()
@@ -51,6 +51,7 @@ def deliver_webhook(self, job_id: str, manual: bool = False, retry_of: int | Non
     job = Job.objects.select_related("account").filter(pk=job_id).first()
     if job is None or not job.webhook_url or not job.is_finished:
         return
+    record: WebhookDelivery | None
     if manual:
         record = webhooks.claim_next(job)
     elif retry_of is not None:

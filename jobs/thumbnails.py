@@ -21,7 +21,7 @@ THUMBNAIL_SOURCES = {"input": "input_name", "output": "compressed_image_name"}
 def make_thumbnail(name: str, size: tuple[int, int] = THUMBNAIL_SIZE) -> bytes:
     """Raises FileNotFoundError, or Pillow's errors for an unreadable file."""
     with default_storage.open(name, "rb") as handle:
-        image = Image.open(handle)
+        image: Image.Image = Image.open(handle)
         image.draft("RGB", size)  # JPEG: decode at 1/2, 1/4 or 1/8 size
         image.thumbnail(size)
         if image.mode not in ("RGB", "L"):

@@ -10,6 +10,16 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 SHARED_MODELS = REPO.parent / "shared" / "models"
 
+# Under pytest-xdist each worker process loads this plugin again, with the controller's
+# environment: pytest-django gives each worker its own test database (test_<name>_gwN), and
+# the worker id below gives each its own Redis prefix (queues, counters) and data folder.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+if WORKER and not os.environ.get("UPSCALER_TEST_WORKER_SET"):
+    os.environ["UPSCALER_TEST_WORKER_SET"] = WORKER
+    if "REDIS_KEY_PREFIX" in os.environ:
+        os.environ["REDIS_KEY_PREFIX"] = f"{os.environ['REDIS_KEY_PREFIX']}{WORKER}:"
+    os.environ.pop("UPSCALER_DATA_DIR", None)
+
 # One database per run (pytest-django creates test_<name>), so runs side by side on one
 # machine do not drop each other's test database.
 os.environ.setdefault("DATABASE_URL", f"postgres://postgres@127.0.0.1:5432/upscaler_{os.getpid()}")

@@ -17,7 +17,7 @@ from jobs.models import Job
 from tests.servers import TrickleServer
 
 REPO = Path(__file__).resolve().parent.parent
-pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.slow, pytest.mark.serial, pytest.mark.django_db(transaction=True)]
 
 DEADLINE = 3  # IMAGE_FETCH_DEADLINE_SECONDS for this run
 PER_ACCOUNT = 2  # IMAGE_FETCH_MAX_IN_FLIGHT_PER_ACCOUNT

@@ -16,7 +16,7 @@ from billing.models import LedgerEntry
 from jobs.models import Job
 from tests import images
 
-pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.slow, pytest.mark.serial, pytest.mark.django_db(transaction=True)]
 
 WAITS = 12
 QUICK = 1.0

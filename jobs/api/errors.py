@@ -79,7 +79,7 @@ def exception_handler(exc, context):
         return failure(request_too_large_message(), status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
     if isinstance(exc, exceptions.NotAuthenticated):
         missing = exceptions.NotAuthenticated("Missing API key: send 'Authorization: Bearer <key>'.")
-        missing.auth_header = getattr(exc, "auth_header", None)
+        missing.auth_header = getattr(exc, "auth_header", None)  # type: ignore[attr-defined]  # set by DRF's views
         exc = missing
     response = drf_exception_handler(exc, context)
     if response is None:

@@ -36,6 +36,7 @@ class JobPagination(PageNumberPagination):
         return list(self.page)
 
     def get_paginated_response(self, data) -> Response:
+        assert self.page is not None  # paginate_queryset ran
         return Response(
             {
                 "count": self.page.paginator.count,

@@ -26,7 +26,7 @@ def windows(scope: str) -> list[Window]:
     return [Window(limit, seconds) for limit, seconds in settings.RATE_LIMITS.get(scope, [])]
 
 
-def check(key_id: int, scope: str) -> dict[str, str]:
+def check(key_id: int | str, scope: str) -> dict[str, str]:
     """Count one request; raise a 429 when a window is full. Returns the X-RateLimit headers
     for the tightest window. If the counter store is unreachable the request is let through
     (logged): a rate limiter must not take the API down with it."""

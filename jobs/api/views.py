@@ -6,14 +6,18 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Callable
+from typing import Any, cast
 
 from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
 from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from billing.models import Account
 from jobs import capabilities, completion, idempotency, lifecycle, model_catalog
 from jobs.api import ratelimit
 from jobs.api import serializers as s
@@ -47,7 +51,7 @@ class SurfaceView(ApiView):
     """A vendor surface's view: its own error shapes (`surface_errors`, its errors module's
     exception handler) and the scheme its 401s challenge with."""
 
-    surface_errors = None
+    surface_errors: Callable[..., Response | None] | None = None
     auth_scheme = "Bearer"
 
     def get_exception_handler(self):
@@ -55,6 +59,11 @@ class SurfaceView(ApiView):
 
     def get_authenticate_header(self, request) -> str:
         return self.auth_scheme
+
+
+def request_account(request: Request) -> Account:
+    """The account whose key authenticated the request (billing.authentication puts it in user)."""
+    return cast(Account, request.user)
 
 
 def request_base_url(request: Request) -> str:
@@ -72,9 +81,9 @@ def absolute_url(url: str, base_url: str) -> str:
     return url if url.startswith(("http://", "https://")) else f"{base_url}{url}"
 
 
-def _submit_body(request: Request) -> tuple[dict, str, object]:
+def _submit_body(request: Request) -> tuple[dict, str, UploadedFile | None]:
     """(input fields, webhook, uploaded file) from a JSON body or a multipart form."""
-    data = request.data
+    data: Any = request.data  # a dict (JSON) or a QueryDict (forms)
     upload = request.FILES.get("image") if hasattr(request, "FILES") else None
     if not hasattr(data, "getlist"):  # JSON
         if not isinstance(data, dict):
@@ -118,19 +127,19 @@ class SubmitView(ApiView):
             digest = hashlib.sha256(upload.read()).hexdigest()
             upload.seek(0)
         print_ = idempotency.fingerprint(self.mode, validated, webhook, digest)
-        replay = idempotency.begin(request.user, key, print_)
+        replay = idempotency.begin(request_account(request), key, print_)
         if replay is not None:
             return Response(replay["body"], status=replay["status"], headers={"Idempotent-Replayed": "true"})
         try:
             response = self._submit(request, validated, webhook, upload)
         except BaseException:
-            idempotency.abandon(request.user, key)
+            idempotency.abandon(request_account(request), key)
             raise
-        idempotency.finish(request.user, key, response.status_code, response.data)
+        idempotency.finish(request_account(request), key, response.status_code, response.data)
         return response
 
     def _submit(self, request: Request, validated: dict, webhook: str, upload) -> Response:
-        image = read_image(validated, upload, account=request.user)
+        image = read_image(validated, upload, account=request_account(request))
         validated.pop("imageBase64", None)
         submission = Submission(
             self.mode,
@@ -140,7 +149,7 @@ class SubmitView(ApiView):
             output_format=validated["outputFormat"],
             output_quality=validated["outputQuality"],
         )
-        job = submit(request.user, submission, image)
+        job = submit(request_account(request), submission, image)
         wait = requested_wait(request.headers.get("Prefer"))
         if wait:
             with completion.hold() as granted:
@@ -202,7 +211,7 @@ RestoreView = _submit_view("restore", "Artifact and noise removal at the origina
 
 def _own_job(request: Request, job_id: str) -> Job:
     try:
-        return Job.objects.get(pk=uuid.UUID(job_id), account=request.user)
+        return Job.objects.get(pk=uuid.UUID(job_id), account=request_account(request))
     except (ValueError, Job.DoesNotExist):
         raise JobNotFound(f"No job with id {job_id!r} for this account.") from None
 
@@ -241,7 +250,7 @@ class JobListView(ApiView):
         tags=["jobs"],
     )
     def get(self, request: Request) -> Response:
-        jobs = Job.objects.filter(account=request.user).order_by("-created_at")
+        jobs = Job.objects.filter(account=request_account(request)).order_by("-created_at")
         for name, allowed in (("status", Job.Status.values), ("mode", Job.Mode.values)):
             wanted = request.query_params.get(name)
             if wanted:
@@ -272,7 +281,7 @@ def _limits() -> dict:
 class AccountView(ApiView):
     @extend_schema(responses={200: s.AccountSerializer, **READ_ERRORS}, tags=["account"])
     def get(self, request: Request) -> Response:
-        account = request.user
+        account = request_account(request)
         account.refresh_from_db()
         return Response(
             {
@@ -290,7 +299,7 @@ class WebhookSecretView(ApiView):
     @extend_schema(request=None, responses={200: s.WebhookSecretSerializer, **READ_ERRORS}, tags=["account"])
     def post(self, request: Request) -> Response:
         """Rotate the webhook signing secret; the previous one stays valid for 24 hours."""
-        account = request.user
+        account = request_account(request)
         account.refresh_from_db()
         secret = account.rotate_webhook_secret()
         return Response(

@@ -61,7 +61,7 @@ class SignUpForm(forms.Form):
         return name
 
     def clean(self):
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         password = cleaned.get("password")
         if password:
             user = get_user_model()(username=cleaned.get("email", ""), email=cleaned.get("email", ""))
@@ -200,8 +200,9 @@ class PlaygroundForm:
     def fields_for(self, mode: str) -> dict:
         """The API's input fields from the posted form, for the serializer."""
         data = self.data
-        fields = {}
-        for name in INPUT_SERIALIZERS[mode]().fields:
+        fields: dict[str, object] = {}
+        names: list[str] = list(INPUT_SERIALIZERS[mode]().fields)
+        for name in names:
             key = name if name in options.COMMON else f"{mode}-{name}"
             value = data.get(key)
             if value not in (None, ""):
@@ -215,7 +216,7 @@ class PlaygroundForm:
     def is_valid(self) -> bool:
         mode = next((m for m in self.modes if m.name == self.mode), None)
         if mode is None or mode.unavailable:
-            self.errors["__all__"] = mode.unavailable if mode else "Choose a mode."
+            self.errors["__all__"] = (mode.unavailable or "") if mode else "Choose a mode."
             return False
         self.upload = self.files.get("image") if self.source == "file" else None
         if self.source == "file" and self.upload is None:

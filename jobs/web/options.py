@@ -4,6 +4,7 @@ so the ranges, defaults and choices shown are the ones the submit validates agai
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from rest_framework import serializers
 
@@ -71,7 +72,7 @@ class Option:
 
 
 def describe(mode: str, name: str) -> Option:
-    declared = INPUT_SERIALIZERS[mode]().fields[name]
+    declared: Any = INPUT_SERIALIZERS[mode]().fields[name]  # one of the field classes below
     label, help_text = LABELS[name]
     default = declared.default
     if isinstance(declared, StrictNumberField):

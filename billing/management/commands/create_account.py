@@ -43,4 +43,5 @@ class Command(BaseCommand):
                 link = owners.set_password_url(created.owner.user)
                 self.stdout.write(f"Owner login: {login}. Set its password once at: {link}")
         self.stdout.write(f"Created account {name!r} with {credits} credits. API key (shown once):")
+        assert created.raw_key is not None  # create_account issues a key unless told not to
         self.stdout.write(created.raw_key)

@@ -102,6 +102,7 @@ def exception_handler(exc, context):
     if isinstance(exc, exceptions.MethodNotAllowed):
         return detail("Method Not Allowed", status.HTTP_405_METHOD_NOT_ALLOWED)
     if isinstance(exc, exceptions.APIException):
-        headers = {"Retry-After": str(exc.wait)} if getattr(exc, "wait", None) else {}
+        wait = getattr(exc, "wait", None)  # Throttled's
+        headers = {"Retry-After": str(wait)} if wait else {}
         return detail(str(exc.detail), exc.status_code, headers)
     return None

@@ -69,7 +69,7 @@ def parse_query(query: Mapping[str, str]) -> tuple[Options, list[dict]]:
     problems: list[dict] = []
     defaults = Options()
 
-    scale = defaults.scale_factor
+    scale: int | None = defaults.scale_factor
     if "scale_factor" in query:
         scale = _integer("scale_factor", query["scale_factor"], problems)
         if scale is not None and scale not in SCALE_FACTORS:
@@ -79,7 +79,7 @@ def parse_query(query: Mapping[str, str]) -> tuple[Options, list[dict]]:
     if output_format not in OUTPUT_FORMATS:
         problems.append(_not_permitted("output_format", output_format, OUTPUT_FORMATS))
 
-    quality = defaults.quality
+    quality: int | None = defaults.quality
     if "quality" in query:
         quality = _integer("quality", query["quality"], problems)
         low, high = QUALITY_RANGE
@@ -101,6 +101,6 @@ def parse_query(query: Mapping[str, str]) -> tuple[Options, list[dict]]:
                     "ctx": {"limit_value": high},
                 }
             )
-    if problems:
+    if problems or scale is None or quality is None:  # None only with a problem recorded
         return defaults, problems
     return Options(scale, output_format, quality), problems

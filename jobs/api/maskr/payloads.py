@@ -6,7 +6,7 @@ from __future__ import annotations
 from jobs.api.views import absolute_url
 from jobs.models import Batch, Job
 
-STATUS = {
+STATUS: dict[str, str] = {
     Job.Status.IN_QUEUE: "pending",
     Job.Status.IN_PROGRESS: "processing",
     Job.Status.SUCCESS: "completed",

@@ -100,10 +100,11 @@ class LimitedUploadHandler(FileUploadHandler):
 
     def file_complete(self, file_size):
         if self.dropping:
-            return OversizedFile(self.file_name, self.max_file_bytes)
+            return OversizedFile(self.file_name or "", self.max_file_bytes)
         return None  # the next handler hands the file over
 
     def _following(self) -> list:
+        assert self.request is not None  # Django gives upload handlers the request
         handlers = list(self.request.upload_handlers)
         return handlers[handlers.index(self) + 1 :]
 

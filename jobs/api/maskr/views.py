@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from jobs import capabilities, completion
 from jobs.api.maskr import errors, params, payloads, schema, uploads
 from jobs.api.maskr.batches import filename, submission, submit_batch
-from jobs.api.views import SurfaceView, base_url, request_base_url
+from jobs.api.views import SurfaceView, base_url, request_account, request_base_url
 from jobs.errors import JobNotFound, ModelNotInstalled
 from jobs.models import Batch, Job
 from jobs.submission import read_image, submit
@@ -86,8 +86,8 @@ class UpscaleView(MaskrSubmitView):
 
     def run(self, request: Request, options: params.Options, files: list) -> Response:
         upload = files[-1]  # a repeated field: the last one counts, as in FastAPI
-        image = read_image({}, upload, account=request.user)
-        job = submit(request.user, submission(options, filename(upload), request_base_url(request)), image)
+        image = read_image({}, upload, account=request_account(request))
+        job = submit(request_account(request), submission(options, filename(upload), request_base_url(request)), image)
         del image
         completion.wait_for([job.id], settings.SYNC_WAIT_MAX_SECONDS)
         job.refresh_from_db()
@@ -127,14 +127,14 @@ class BatchView(MaskrSubmitView):
         return files
 
     def run(self, request: Request, options: params.Options, files: list) -> Response:
-        batch = submit_batch(request.user, files, options, request_base_url(request))
+        batch = submit_batch(request_account(request), files, options, request_base_url(request))
         completion.wait_for(batch.job_ids(), settings.SYNC_WAIT_MAX_SECONDS)
         return Response(payloads.batch(batch, base_url(request)))
 
 
 def _own(model, request: Request, object_id: str):
     try:
-        return model.objects.get(pk=uuid.UUID(object_id), account=request.user)
+        return model.objects.get(pk=uuid.UUID(object_id), account=request_account(request))
     except (ValueError, model.DoesNotExist):
         raise JobNotFound(f"No {model._meta.verbose_name} with id {object_id!r} for this account.") from None
 

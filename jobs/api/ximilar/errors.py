@@ -90,6 +90,7 @@ def exception_handler(exc, context):
     if isinstance(exc, exceptions.ParseError | exceptions.UnsupportedMediaType):
         return failure(status.HTTP_400_BAD_REQUEST, f"The body must be JSON: {exc.detail}")
     if isinstance(exc, exceptions.APIException):
-        headers = {"Retry-After": str(exc.wait)} if getattr(exc, "wait", None) else None
+        wait = getattr(exc, "wait", None)
+        headers = {"Retry-After": str(wait)} if wait else None
         return failure(exc.status_code, str(exc.detail), headers)
     return None

@@ -3,6 +3,8 @@ asynchronous request's `response`), and the asynchronous request's own shapes.""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.utils import timezone
 
 from jobs import surfaces
@@ -12,7 +14,7 @@ from jobs.models import Job
 REQUEST_TYPE = "upscaler"
 # The job's status -> the asynchronous request's (a failed or canceled upscale is DONE too,
 # with its error in `response`).
-REQUEST_STATUS = {
+REQUEST_STATUS: dict[str, str] = {
     Job.Status.IN_QUEUE: "CREATED",
     Job.Status.IN_PROGRESS: "PROCESSING",
     Job.Status.SUCCESS: "DONE",
@@ -97,7 +99,7 @@ def answer(job: Job, base_url: str) -> tuple[int, dict]:
 
 def request(job: Job, base_url: str, *, with_response: bool = True) -> dict:
     """An asynchronous request: id, status, type, and once DONE the synchronous answer."""
-    body = {"id": str(job.id), "status": REQUEST_STATUS[job.status], "type": REQUEST_TYPE}
+    body: dict[str, Any] = {"id": str(job.id), "status": REQUEST_STATUS[job.status], "type": REQUEST_TYPE}
     if with_response and job.is_finished:
         body["response"] = answer(job, base_url)[1]
     return body

@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from jobs import completion
-from jobs.api.views import SurfaceView, base_url, request_base_url
+from jobs.api.views import SurfaceView, base_url, request_account, request_base_url
 from jobs.api.ximilar import errors, params, payloads, schema
 from jobs.errors import InvalidRequest, JobNotFound
 from jobs.models import Job
@@ -38,7 +38,7 @@ def submit_upscale(request: Request, options: params.Options, *, asynchronous: b
     """The image read, then one charged precise job carrying the options and what the
     answers need (the record to echo, the request and processing ids)."""
     fields = {"imageUrl": options.image_url} if options.image_url else {"imageBase64": options.image_base64}
-    image = read_image(fields, account=request.user)
+    image = read_image(fields, account=request_account(request))
     info = inspect_image(image)
     ximilar = {
         "endpoint": f"upscale_{options.factor}x",
@@ -63,7 +63,7 @@ def submit_upscale(request: Request, options: params.Options, *, asynchronous: b
         output_ttl_seconds=OUTPUT_TTL_SECONDS,
         webhook_headers=options.webhook_headers,
     )
-    return submit(request.user, submission, image)
+    return submit(request_account(request), submission, image)
 
 
 class UpscaleView(XimilarView):
@@ -99,7 +99,7 @@ class UpscaleView(XimilarView):
 
 def _own(request: Request, request_id: str) -> Job:
     try:
-        return Job.objects.get(pk=uuid.UUID(request_id), account=request.user, surface=Job.Surface.XIMILAR)
+        return Job.objects.get(pk=uuid.UUID(request_id), account=request_account(request), surface=Job.Surface.XIMILAR)
     except (ValueError, Job.DoesNotExist):
         raise JobNotFound(f"No request with id {request_id!r} for this account.") from None
 
@@ -132,7 +132,7 @@ class RequestsView(XimilarView):
         tags=["ximilar"],
     )
     def get(self, request: Request) -> Response:
-        jobs = Job.objects.filter(account=request.user, surface=Job.Surface.XIMILAR).order_by("-created_at")
+        jobs = Job.objects.filter(account=request_account(request), surface=Job.Surface.XIMILAR).order_by("-created_at")
         wanted_type = request.query_params.get("type")
         if wanted_type not in (None, payloads.REQUEST_TYPE):
             jobs = jobs.none()

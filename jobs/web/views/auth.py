@@ -66,6 +66,7 @@ def sign_up(request):
             except OwnerError as exc:
                 form.add_error(None, str(exc))
             else:
+                assert created.owner is not None  # sign-up always creates the owner
                 login(request, created.owner.user, backend="django.contrib.auth.backends.ModelBackend")
                 credits = settings.SIGNUP_CREDITS
                 messages.success(

@@ -91,7 +91,7 @@ def _render(request, form: PlaygroundForm, job: Job | None, status: int = 200):
         "form": form,
         "job": job,
         "curl": curl.command(job, public_base_url(request)) if job else "",
-        "outputs_live": bool(job) and outputs_live(job),
+        "outputs_live": job is not None and outputs_live(job),
         "max_input_mb": settings.MAX_INPUT_BYTES // 2**20,
     }
     return page(request, "web/playground.html", context, active="playground", status=status)

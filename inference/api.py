@@ -12,6 +12,7 @@ from PIL import Image
 
 from inference.engines import get_engine
 from inference.engines.base import EngineContext
+from inference.finishing import FINISHES
 from inference.imageio import DecodedImage, decode_image
 from inference.pixels import image_from, planes_from
 from inference.registry import IMAGE_TYPES, MODES
@@ -40,6 +41,13 @@ class UpscaleParams:
     # precise, dynamic, restore: any installed model by name (its file's stem) instead of the
     # mode's default, e.g. "2x_my_SPAN"; inference.catalog.scan lists them.
     model: str | None = None
+    # precise only (the Ximilar surface's options, inference/finishing.py): ``classic`` runs
+    # no network (Lanczos and an unsharp mask); ``finish`` is a clean-up look after the
+    # upscale ("none", "clean", "smooth"); ``match_colors`` maps the output's palette onto
+    # the input's.
+    classic: bool = False
+    finish: str = "none"
+    match_colors: bool = False
 
     def validate(self) -> None:
         """ValueError naming the first parameter out of range."""
@@ -61,6 +69,12 @@ class UpscaleParams:
                 raise ValueError(f"model must be a model's name, the stem of its file (got {self.model!r}).")
             if self.mode not in MODEL_MODES:
                 raise ValueError(f"model applies to {', '.join(MODEL_MODES)}; {self.mode} runs its own pipeline.")
+        if self.finish not in FINISHES:
+            raise ValueError(f"finish must be one of {', '.join(FINISHES)} (got {self.finish!r}).")
+        if (self.classic or self.finish != "none" or self.match_colors) and self.mode != "precise":
+            raise ValueError("classic, finish and match_colors apply to precise only.")
+        if self.classic and self.model is not None:
+            raise ValueError("classic runs no network: it cannot name a model.")
 
 
 @dataclass

@@ -10,4 +10,5 @@ class JobsConfig(AppConfig):
         # import); each API surface registers the shape of its webhook bodies (jobs/surfaces.py).
         from jobs import model_scan  # noqa: F401
         from jobs.api import serializers  # noqa: F401
+        from jobs.api.ximilar import payloads  # noqa: F401
         from jobs.web import surface  # noqa: F401

@@ -77,6 +77,10 @@ def engine_params(job: Job):
         seed=job.seed,
         # The network chosen at submit (blank on older jobs: the mode's default).
         model=(job.model or None) if job.mode in MODEL_MODES else None,
+        # Precise's finishing steps (the Ximilar surface sets them; absent elsewhere).
+        classic=bool(p.get("classic", False)),
+        finish=p.get("finish", "none"),
+        match_colors=bool(p.get("matchColors", False)),
     )
 
 

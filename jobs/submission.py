@@ -12,7 +12,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -54,6 +54,7 @@ class Submission:
     output_quality: int = 85  # jpg and webp
     output_ttl_seconds: int | None = None  # None: OUTPUT_TTL_SECONDS
     batch_id: uuid.UUID | None = None  # the Batch the job belongs to (Maskr's /batch)
+    webhook_headers: dict = field(default_factory=dict)  # extra headers sent with the webhook (Ximilar's)
 
 
 def clean_webhook(value: object, field: str = "webhook") -> str:
@@ -252,8 +253,9 @@ def submit(account: Account, submission: Submission, image: bytes) -> Job:
 
     # A job that names a model runs that one (checked against the recorded scans), at the
     # same price: it depends on the output size only, whatever the network's native scale.
-    model = model_catalog.choose(mode, image_type, fields.get("model"))
-    if not fields.get("model"):
+    # A classic job runs no network (inference/finishing.py), so it needs no model file.
+    model = "" if fields.get("classic") else model_catalog.choose(mode, image_type, fields.get("model"))
+    if not fields.get("model") and not fields.get("classic"):
         reason = capabilities.unavailable_reason(mode, image_type)
         if reason:
             raise ModelNotInstalled(reason, mode=mode)
@@ -295,6 +297,7 @@ def create_charged_job(
                 mode=submission.mode,
                 params=submission.fields,
                 webhook_url=submission.webhook,
+                webhook_headers=submission.webhook_headers,
                 surface=submission.surface,
                 base_url=submission.base_url[:300],
                 output_format=submission.output_format,
@@ -342,6 +345,7 @@ def resubmit(job: Job) -> Job:
         job.output_format,
         job.output_quality,
         job.output_ttl_seconds,
+        webhook_headers=job.webhook_headers,
     )
     return create_charged_job(
         job.account,

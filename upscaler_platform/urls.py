@@ -9,6 +9,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("jobs.api.urls")),
     path("v1/services/", include("jobs.api.maskr.urls")),  # Maskr's API
+    path("", include("jobs.api.ximilar.urls")),  # Ximilar's API, at the root as api.ximilar.com's
     path("api/v1/schema", SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]), name="schema"),
     path(
         "api/v1/docs",

@@ -1,14 +1,25 @@
-"""``precise``: faithful super-resolution to the exact size (1x-16x)."""
+"""``precise``: faithful super-resolution to the exact size (1x-16x).
+
+The network's output may then be finished (inference/finishing.py): a clean-up look
+(``finish``) and the input's colour palette (``match_colors``). With ``classic`` no network
+runs: Lanczos and an unsharp mask make the size, nothing is synthesised.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from inference.engines.base import SuperResolutionEngine
+from inference import finishing
+from inference.engines.base import EngineContext, EngineOutput, SuperResolutionEngine
+from inference.pixels import Planes
+from inference.progress import Progress
+from inference.resample import resize
 from inference.sizing import check_factor, output_size
 
 if TYPE_CHECKING:
     from inference.api import UpscaleParams
+
+CLASSIC_ENGINE = "precise/classic-lanczos"
 
 
 class PreciseEngine(SuperResolutionEngine):
@@ -20,3 +31,21 @@ class PreciseEngine(SuperResolutionEngine):
     def output_size(self, width: int, height: int, params: UpscaleParams) -> tuple[int, int]:
         check_factor(self.mode, params.scale)
         return output_size(width, height, params.scale)
+
+    def run(self, planes: Planes, params: UpscaleParams, context: EngineContext) -> EngineOutput:
+        run = self.run_classic if params.classic else super().run
+        output = run(planes, params, context)
+        color = output.planes.color
+        color = finishing.finish(color, params.finish, scale=color.shape[1] / planes.width)
+        if params.match_colors:
+            color = finishing.match_colors(color, planes.color)
+        output.planes.color = color
+        return output
+
+    def run_classic(self, planes: Planes, params: UpscaleParams, context: EngineContext) -> EngineOutput:
+        target = self.output_size(planes.width, planes.height, params)
+        progress = Progress(context.progress)
+        color = finishing.classic_upscale(planes.color, target)
+        alpha = None if planes.alpha is None else resize(planes.alpha, target)
+        progress.finish()
+        return EngineOutput(planes=Planes(color=color, alpha=alpha, gray=planes.gray), engine=CLASSIC_ENGINE)

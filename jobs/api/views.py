@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Callable
 from typing import Any, cast
 
 from django.conf import settings
@@ -46,6 +47,20 @@ class ApiView(APIView):
         return response
 
 
+class SurfaceView(ApiView):
+    """A vendor surface's view: its own error shapes (`surface_errors`, its errors module's
+    exception handler) and the scheme its 401s challenge with."""
+
+    surface_errors: Callable[..., Response | None] | None = None
+    auth_scheme = "Bearer"
+
+    def get_exception_handler(self):
+        return self.surface_errors or super().get_exception_handler()
+
+    def get_authenticate_header(self, request) -> str:
+        return self.auth_scheme
+
+
 def request_account(request: Request) -> Account:
     """The account whose key authenticated the request (billing.authentication puts it in user)."""
     return cast(Account, request.user)
@@ -59,6 +74,11 @@ def request_base_url(request: Request) -> str:
 def base_url(request: Request) -> str:
     """The base of app-served URLs in this answer: PUBLIC_BASE_URL when set, else the request's."""
     return settings.PUBLIC_BASE_URL or request_base_url(request)
+
+
+def absolute_url(url: str, base_url: str) -> str:
+    """S3 presigned URLs are absolute; signed app URLs (local storage) get the base URL."""
+    return url if url.startswith(("http://", "https://")) else f"{base_url}{url}"
 
 
 def _submit_body(request: Request) -> tuple[dict, str, UploadedFile | None]:

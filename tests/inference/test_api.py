@@ -95,6 +95,10 @@ def test_params_match_the_platform_contract():
         "seed": None,
         "tile": None,
         "model": None,
+        # precise's finishing steps (inference/finishing.py; the Ximilar surface's options)
+        "classic": False,
+        "finish": "none",
+        "match_colors": False,
     }
     with pytest.raises(dataclasses.FrozenInstanceError):
         UpscaleParams(mode="precise").scale = 2  # type: ignore[misc]

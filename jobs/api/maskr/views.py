@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from jobs import capabilities, completion
 from jobs.api.maskr import errors, params, payloads, schema, uploads
 from jobs.api.maskr.batches import filename, submission, submit_batch
-from jobs.api.views import ApiView, base_url, request_account, request_base_url
+from jobs.api.views import SurfaceView, base_url, request_account, request_base_url
 from jobs.errors import JobNotFound, ModelNotInstalled
 from jobs.models import Batch, Job
 from jobs.submission import read_image, submit
@@ -27,16 +27,11 @@ QUERY_PARAMETERS = [
 ]
 
 
-class MaskrView(ApiView):
+class MaskrView(SurfaceView):
     """Maskr's surface: multipart bodies, FastAPI-shaped errors."""
 
     parser_classes = [MultiPartParser]
-
-    def get_exception_handler(self):
-        return errors.exception_handler
-
-    def get_authenticate_header(self, request) -> str:
-        return "Bearer"
+    surface_errors = staticmethod(errors.exception_handler)
 
 
 class MaskrSubmitView(MaskrView):

@@ -1,0 +1,128 @@
+"""precise's finishing steps (the Ximilar surface's mode, model_type and tune_colors) on
+pixels: the classic path invents nothing, "clean" removes compression artefacts and noise,
+"smooth" flattens texture and edges, and colour matching holds the input's palette."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from inference.api import UpscaleParams, upscale
+from inference.finishing import classic_upscale, lab_statistics
+from tests.inference.synthetic import encode, photo
+
+CLEAN = photo(32, 32, seed=3, noise=0.0)
+
+
+def upscaled(image, model_dir=None, fmt: str = "PNG", **params):
+    params.setdefault("scale", 2)
+    data = encode(image, fmt, **({"quality": 30, "subsampling": 0} if fmt == "JPEG" else {}))
+    return upscale(data, UpscaleParams("precise", **params), model_dir=model_dir)
+
+
+def pixels(result) -> np.ndarray:
+    return np.asarray(result.image).astype(float)
+
+
+def fine_detail(output: np.ndarray) -> float:
+    """Mean absolute Laplacian: the energy of the finest detail."""
+    lap = 4 * output[1:-1, 1:-1] - output[:-2, 1:-1] - output[2:, 1:-1]
+    lap -= output[1:-1, :-2] + output[1:-1, 2:]
+    return float(np.abs(lap).mean())
+
+
+def error_to(output: np.ndarray, reference: np.ndarray) -> float:
+    return float(np.abs(output - reference).mean())
+
+
+def delta_e(output: Image.Image, reference: np.ndarray) -> float:
+    """CIE76 distance between the mean CIELAB colour of the output, box-downscaled to the
+    input's size, and the input's."""
+    shrunk = np.asarray(output.convert("RGB").resize((reference.shape[1], reference.shape[0]), Image.Resampling.BOX))
+    mean_out, _ = lab_statistics(shrunk)
+    mean_in, _ = lab_statistics(reference)
+    return float(((mean_out - mean_in) ** 2).sum().sqrt())
+
+
+def test_classic_runs_no_network_and_is_lanczos_and_an_unsharp_mask():
+    # No model directory at all: the classic path loads nothing.
+    result = upscaled(CLEAN, model_dir="/nonexistent", classic=True, scale=4)
+    assert result.engine == "precise/classic-lanczos"
+    assert result.image.size == (128, 128)
+    assert np.array_equal(np.asarray(result.image), classic_upscale(CLEAN, (128, 128)))
+    # Sharper than plain Lanczos, and faithful: shrunk back it is the input within a few levels.
+    lanczos = np.asarray(Image.fromarray(CLEAN).resize((128, 128), Image.Resampling.LANCZOS)).astype(float)
+    assert fine_detail(pixels(result)) > 1.2 * fine_detail(lanczos)
+    shrunk = np.asarray(result.image.resize((32, 32), Image.Resampling.BOX)).astype(float)
+    assert error_to(shrunk, CLEAN.astype(float)) < 3
+
+
+def test_clean_removes_jpeg_artefacts_and_noise_that_high_fidelity_keeps():
+    reference = classic_upscale(CLEAN, (64, 64)).astype(float)
+    noisy = np.clip(CLEAN + np.random.default_rng(0).normal(0, 8, CLEAN.shape), 0, 255).astype(np.uint8)
+    for image, fmt in ((CLEAN, "JPEG"), (noisy, "PNG")):
+        kept = pixels(upscaled(image, fmt=fmt, classic=True, finish="none"))
+        cleaned = pixels(upscaled(image, fmt=fmt, classic=True, finish="clean"))
+        assert not np.array_equal(kept, cleaned)
+        # Closer to the upscale of the clean original, with less spurious fine detail.
+        assert error_to(cleaned, reference) < 0.93 * error_to(kept, reference), fmt
+        assert fine_detail(cleaned) < 0.8 * fine_detail(kept), fmt
+
+
+def test_smooth_is_smoother_than_clean_which_is_smoother_than_high_fidelity(tiny_models):
+    for params in ({"classic": True}, {"classic": False}):
+        energy = [
+            fine_detail(pixels(upscaled(CLEAN, tiny_models, finish=finish, **params)))
+            for finish in ("none", "clean", "smooth")
+        ]
+        assert energy[0] > energy[1] > energy[2], (params, energy)
+        assert energy[2] < 0.5 * energy[0], (params, energy)
+
+
+@pytest.mark.slow
+def test_high_fidelity_is_the_networks_output_untouched(shared_models):
+    plain = upscaled(CLEAN, shared_models)
+    high_fidelity = upscaled(CLEAN, shared_models, finish="none")
+    artifact_removal = upscaled(CLEAN, shared_models, finish="clean")
+    assert plain.engine == high_fidelity.engine == "precise/RealESRGAN_x4plus"
+    assert np.array_equal(np.asarray(plain.image), np.asarray(high_fidelity.image))
+    assert fine_detail(pixels(artifact_removal)) < fine_detail(pixels(high_fidelity))
+
+
+@pytest.mark.slow
+def test_matching_colours_holds_the_inputs_palette_where_the_network_drifts(shared_models):
+    rng = np.random.default_rng(1)
+    # Saturated single-pixel dots the network cannot resolve: it averages them into other colours.
+    dots = (rng.integers(0, 2, (24, 24, 3)) * 255).astype(np.uint8)
+    noisy = photo(24, 24, seed=5, noise=0.15)
+    for image in (dots, noisy):
+        drifted = delta_e(upscaled(image, shared_models, match_colors=False).image, image)
+        tuned = delta_e(upscaled(image, shared_models, match_colors=True).image, image)
+        assert drifted > 2.3, drifted  # a visible difference (2.3 is the "just noticeable" one)
+        assert tuned < 1.0 and tuned < drifted / 3, (tuned, drifted)
+
+
+def test_matching_colours_changes_little_on_the_classic_path_which_keeps_colours():
+    plain = upscaled(CLEAN, classic=True, match_colors=False).image
+    tuned = upscaled(CLEAN, classic=True, match_colors=True).image
+    assert delta_e(tuned, CLEAN) <= delta_e(plain, CLEAN) + 0.1
+    assert np.abs(np.asarray(tuned).astype(float) - np.asarray(plain)).mean() < 2
+
+
+def test_8x_is_two_network_passes_to_the_exact_size_and_alpha_survives(tiny_models):
+    rgba = np.dstack([photo(12, 10, seed=2), np.tile(np.linspace(0, 255, 10, dtype=np.uint8), (12, 1))])
+    for classic in (False, True):
+        result = upscaled(rgba, tiny_models, scale=8, classic=classic, finish="clean", match_colors=True)
+        assert result.image.size == (80, 96) and result.image.mode == "RGBA"
+        alpha = np.asarray(result.image)[..., 3].astype(float)
+        assert alpha[:, :8].mean() < 40 and alpha[:, -8:].mean() > 215
+
+
+def test_it_refuses_unknown_looks_and_finishing_outside_precise(tiny_models):
+    with pytest.raises(ValueError, match="finish must be one of none, clean, smooth"):
+        upscaled(CLEAN, tiny_models, finish="shiny")
+    with pytest.raises(ValueError, match="precise only"):
+        upscale(encode(CLEAN), UpscaleParams("dynamic", scale=2, match_colors=True), model_dir=tiny_models)
+    with pytest.raises(ValueError, match="cannot name a model"):
+        upscaled(CLEAN, tiny_models, classic=True, model="RealESRGAN_x4plus")

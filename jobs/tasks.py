@@ -26,7 +26,7 @@ WORKER_NAME = socket.gethostname()
     time_limit=settings.JOB_TIME_LIMIT_SECONDS + 60,
 )
 def run_job(job_id: str) -> None:
-    from jobs.processing import client_message, process
+    from jobs.processing import client_message, failure_of, process
 
     job = lifecycle.claim(job_id, worker=WORKER_NAME)
     if job is None:
@@ -34,10 +34,12 @@ def run_job(job_id: str) -> None:
     try:
         process(job)
     except SoftTimeLimitExceeded:
-        lifecycle.fail(job, f"The job took longer than {settings.JOB_TIME_LIMIT_SECONDS} seconds")
+        lifecycle.fail(
+            job, f"The job took longer than {settings.JOB_TIME_LIMIT_SECONDS} seconds", failure=Job.Failure.TIMEOUT
+        )
     except Exception as exc:
         log.exception("job %s failed", job_id)
-        lifecycle.fail(job, client_message(exc))
+        lifecycle.fail(job, client_message(exc), failure=failure_of(exc))
 
 
 # No Celery limit on retries: the retry policy (jobs/webhooks.py) counts attempts in the

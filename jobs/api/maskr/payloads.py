@@ -4,6 +4,7 @@ batch's answer over its files in upload order."""
 from __future__ import annotations
 
 from jobs.models import Batch, Job
+from jobs.storage import absolute_url
 
 STATUS: dict[str, str] = {
     Job.Status.IN_QUEUE: "pending",
@@ -12,11 +13,6 @@ STATUS: dict[str, str] = {
     Job.Status.FAILED: "failed",
     Job.Status.CANCELED: "failed",
 }
-
-
-def _absolute(url: str, base_url: str) -> str:
-    """S3 presigned URLs are absolute; signed app URLs (local storage) get the base URL."""
-    return url if url.startswith(("http://", "https://")) else f"{base_url}{url}"
 
 
 def credits_used(job: Job) -> int:
@@ -31,7 +27,7 @@ def result(job: Job, base_url: str) -> dict:
         "job_id": str(job.id),
         "status": STATUS[job.status],
         "input_filename": job.params.get("inputFilename"),
-        "output_url": _absolute(job.image_url, base_url) if done and job.image_url else None,
+        "output_url": absolute_url(job.image_url, base_url) if done and job.image_url else None,
         "processing_time_ms": round(seconds * 1000, 1) if seconds is not None else None,
         "error": (job.error or None) if not done else None,
         "original_width": job.input_width,

@@ -271,3 +271,29 @@ def test_a_canceled_task_is_failed_with_an_unknown_error(live_server, account, f
     assert (data["state"], data["failCode"]) == ("failed", "Unknown error")
     assert data["failMsg"] == "The job was canceled. Your credits have been refunded."
     assert data["completeTime"] >= data["createTime"] and "costTime" not in data and "resultJson" not in data
+
+
+# -- 405, 503 -------------------------------------------------------------------------------
+
+
+def test_the_wrong_method_is_a_405_in_the_envelope(live_server, account):
+    auth = apixo.headers(account.raw_key)
+    refused(requests.get(live_server.url + apixo.GENERATE, headers=auth, timeout=10), 405, 'Method "GET" not allowed.')
+    r = requests.post(live_server.url + apixo.STATUS, json={}, headers=auth, timeout=10)
+    refused(r, 405, 'Method "POST" not allowed.')
+
+
+def test_a_deployment_without_the_network_is_a_503(live_server, account, file_server, settings, tmp_path):
+    settings.UPSCALER_MODEL_DIR = str(tmp_path)  # no model files at all
+    r = apixo.generate(live_server.url, account.raw_key, apixo.body(file_server.add("/a.png", images.png())))
+    assert refused(r, 503)["message"].startswith("The precise mode is not available on this deployment")
+    nothing_charged(account)
+
+
+def test_a_tier_over_the_output_cap_is_a_400(live_server, account, file_server, settings):
+    settings.MAX_OUTPUT_PIXELS = 50_000_000  # an operator's lower cap: an 8k square is 67.1 MP
+    url = file_server.add("/square.png", images.png(64, 64))
+    r = apixo.generate(live_server.url, account.raw_key, apixo.body(url, resolution="8k"))
+    message = "The output would be 8192x8192 (67.1 MP), over the 50 MP limit: choose a smaller resolution."
+    refused(r, 400, message)
+    nothing_charged(account)

@@ -58,6 +58,7 @@ def exception_handler(exc, context):
     if isinstance(exc, Http404 | exceptions.NotFound):
         return refusal("Not found.", status.HTTP_404_NOT_FOUND)
     if isinstance(exc, exceptions.APIException):
-        headers = {"Retry-After": str(exc.wait)} if getattr(exc, "wait", None) else {}
+        wait = getattr(exc, "wait", None)  # Throttled's
+        headers = {"Retry-After": str(wait)} if wait else {}
         return refusal(str(exc.detail), exc.status_code, headers)
     return None

@@ -10,14 +10,14 @@ from jobs.models import Job
 from jobs.storage import absolute_url
 from jobs.timestamps import unix_ms
 
-STATE = {
+STATE: dict[str, str] = {
     Job.Status.IN_QUEUE: "pending",
     Job.Status.IN_PROGRESS: "processing",
     Job.Status.SUCCESS: "success",
     Job.Status.FAILED: "failed",
     Job.Status.CANCELED: "failed",
 }
-FAIL_CODE = {
+FAIL_CODE: dict[str, str] = {
     Job.Failure.IMAGE: "ImageFormatIncorrect",
     Job.Failure.TIMEOUT: "Timeout",
 }

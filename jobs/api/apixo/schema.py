@@ -3,6 +3,7 @@ built by payloads.py, the body is checked by params.py)."""
 
 from __future__ import annotations
 
+from drf_spectacular.utils import inline_serializer
 from rest_framework import serializers
 
 from jobs.api.apixo import params
@@ -38,10 +39,16 @@ class ApixoTaskIdSerializer(serializers.Serializer):
     taskId = serializers.CharField()
 
 
-class ApixoSubmitAnswerSerializer(serializers.Serializer):
-    code = serializers.IntegerField(help_text="200")
-    message = serializers.CharField(help_text="success")
-    data = ApixoTaskIdSerializer()
+def envelope(name: str, data: serializers.Field, code: str = "200", message: str = "success") -> serializers.Serializer:
+    """APIXO's {code, message, data} around `data` (inline: a Serializer has a `data` of its own)."""
+    return inline_serializer(
+        name,
+        fields={
+            "code": serializers.IntegerField(help_text=code),
+            "message": serializers.CharField(help_text=message),
+            "data": data,
+        },
+    )
 
 
 class ApixoTaskSerializer(serializers.Serializer):
@@ -57,17 +64,10 @@ class ApixoTaskSerializer(serializers.Serializer):
     costTime = serializers.IntegerField(required=False, help_text="Processing milliseconds (success)")
 
 
-class ApixoStatusAnswerSerializer(serializers.Serializer):
-    code = serializers.IntegerField(help_text="200")
-    message = serializers.CharField(help_text="success")
-    data = ApixoTaskSerializer()
-
-
-class ApixoErrorSerializer(serializers.Serializer):
-    code = serializers.IntegerField(help_text="The HTTP status")
-    message = serializers.CharField()
-    data = serializers.JSONField(allow_null=True, help_text="null")
-
-
-ERRORS = {code: ApixoErrorSerializer for code in (400, 401, 402, 403, 404, 429, 503)}
-READ_ERRORS = {code: ApixoErrorSerializer for code in (400, 401, 403, 404, 429)}
+SUBMIT_ANSWER = envelope("ApixoSubmitAnswer", ApixoTaskIdSerializer())
+STATUS_ANSWER = envelope("ApixoStatusAnswer", ApixoTaskSerializer())
+ERROR = envelope(
+    "ApixoError", serializers.JSONField(allow_null=True, help_text="null"), "The HTTP status", "What is wrong"
+)
+ERRORS = {code: ERROR for code in (400, 401, 402, 403, 404, 429, 503)}
+READ_ERRORS = {code: ERROR for code in (400, 401, 403, 404, 429)}

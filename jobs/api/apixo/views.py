@@ -13,10 +13,14 @@ from rest_framework.response import Response
 
 from jobs.api.apixo import errors, params, payloads, schema
 from jobs.api.parsers import JSONParser
-from jobs.api.views import ApiView, base_url, request_base_url
+from jobs.api.views import ApiView, base_url, request_account, request_base_url
 from jobs.errors import InvalidRequest, JobNotFound
 from jobs.models import Job
 from jobs.submission import Submission, read_and_submit
+
+MODEL_PARAMETER = OpenApiParameter(
+    "model", str, OpenApiParameter.PATH, enum=[params.MODEL_ID], description="APIXO's model id"
+)
 
 
 class ApixoView(ApiView):
@@ -66,14 +70,16 @@ class GenerateTaskView(ApixoView):
         description="The output's long side is 2048, 4096 or 8192 pixels (2k, 4k, 8k), the aspect ratio kept. "
         "Poll GET /api/v1/statusTask/image-upscaler?taskId=..., or with request_type callback the final status "
         "answer is POSTed to callback_url.",
+        parameters=[MODEL_PARAMETER],
         request=schema.ApixoGenerateRequestSerializer,
-        responses={200: schema.ApixoSubmitAnswerSerializer, **schema.ERRORS},
+        responses={200: schema.SUBMIT_ANSWER, **schema.ERRORS},
         tags=["apixo"],
     )
     def post(self, request: Request, model: str) -> Response:
         self.check_model(model)
         task = params.parse(request.data)
-        job = read_and_submit(request.user, submission(task, request_base_url(request)), {"imageUrl": task.image_url})
+        account = request_account(request)
+        job = read_and_submit(account, submission(task, request_base_url(request)), {"imageUrl": task.image_url})
         return Response(payloads.envelope({"taskId": str(job.id)}))
 
 
@@ -81,8 +87,8 @@ class StatusTaskView(ApixoView):
     @extend_schema(
         operation_id="apixo_status_task",
         summary="A task's state and result (APIXO)",
-        parameters=[OpenApiParameter("taskId", str, required=True, description="From generateTask")],
-        responses={200: schema.ApixoStatusAnswerSerializer, **schema.READ_ERRORS},
+        parameters=[MODEL_PARAMETER, OpenApiParameter("taskId", str, required=True, description="From generateTask")],
+        responses={200: schema.STATUS_ANSWER, **schema.READ_ERRORS},
         tags=["apixo"],
     )
     def get(self, request: Request, model: str) -> Response:
@@ -91,7 +97,7 @@ class StatusTaskView(ApixoView):
         if not task_id:
             raise InvalidRequest(params.missing("taskId"), field="taskId")
         try:
-            job = Job.objects.get(pk=uuid.UUID(task_id), account=request.user, surface=Job.Surface.APIXO)
+            job = Job.objects.get(pk=uuid.UUID(task_id), account=request_account(request), surface=Job.Surface.APIXO)
         except (ValueError, Job.DoesNotExist):
             raise JobNotFound(f"Task not found: {task_id!r}.") from None
         return Response(payloads.status(job, base_url(request)))

@@ -30,6 +30,7 @@ def two_second_limit(monkeypatch):
 
     monkeypatch.setattr(run_job, "soft_time_limit", 2)
     monkeypatch.setattr(run_job, "time_limit", 62)
+    monkeypatch.setattr(run_job, "_exec_options", None)  # Celery caches them at the first send
 
 
 def failed(answer: dict, fail_code: str) -> dict:

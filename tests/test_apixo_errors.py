@@ -297,3 +297,10 @@ def test_a_tier_over_the_output_cap_is_a_400(live_server, account, file_server, 
     message = "The output would be 8192x8192 (67.1 MP), over the 50 MP limit: choose a smaller resolution."
     refused(r, 400, message)
     nothing_charged(account)
+
+
+def test_an_apixo_model_that_cannot_run_is_a_503_not_the_clients_fault(live_server, account, file_server, settings):
+    settings.APIXO_MODEL = "4x-NotInstalled"
+    r = apixo.generate(live_server.url, account.raw_key, apixo.body(file_server.add("/a.png", images.png())))
+    assert refused(r, 503)["message"].startswith("APIXO_MODEL cannot be used here: model must name an available model")
+    nothing_charged(account)

@@ -14,7 +14,8 @@ from rest_framework.response import Response
 from jobs.api.apixo import errors, params, payloads, schema
 from jobs.api.parsers import JSONParser
 from jobs.api.views import ApiView, base_url, request_account, request_base_url
-from jobs.errors import InvalidRequest, JobNotFound
+from jobs.errors import InvalidRequest, JobNotFound, ModelNotInstalled
+from jobs.model_catalog import UnknownModel
 from jobs.models import Job
 from jobs.submission import Submission, read_and_submit
 
@@ -79,7 +80,10 @@ class GenerateTaskView(ApixoView):
         self.check_model(model)
         task = params.parse(request.data)
         account = request_account(request)
-        job = read_and_submit(account, submission(task, request_base_url(request)), {"imageUrl": task.image_url})
+        try:
+            job = read_and_submit(account, submission(task, request_base_url(request)), {"imageUrl": task.image_url})
+        except UnknownModel as exc:  # the operator's APIXO_MODEL, not the client's request
+            raise ModelNotInstalled(f"APIXO_MODEL cannot be used here: {exc.message}", mode="precise") from None
         return Response(payloads.envelope({"taskId": str(job.id)}))
 
 

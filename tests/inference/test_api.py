@@ -95,6 +95,7 @@ def test_params_match_the_platform_contract():
         "seed": None,
         "tile": None,
         "model": None,
+        "long_side": None,
     }
     with pytest.raises(dataclasses.FrozenInstanceError):
         UpscaleParams(mode="precise").scale = 2  # type: ignore[misc]

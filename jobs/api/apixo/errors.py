@@ -14,7 +14,13 @@ from rest_framework.response import Response
 
 from jobs import errors
 from jobs.api.apixo.payloads import envelope
-from jobs.api.errors import domain_headers, domain_status, request_too_large_message
+from jobs.api.errors import (
+    domain_headers,
+    domain_status,
+    error_response,
+    request_too_large_message,
+    retry_after_headers,
+)
 
 # Most specific first: the first class that matches gives the status.
 DOMAIN_STATUS: list[tuple[type[errors.DomainError], int]] = [
@@ -33,10 +39,7 @@ class UnknownModel(errors.DomainError):
 
 
 def refusal(message: str, code: int, headers: dict | None = None) -> Response:
-    response = Response(envelope(None, code, message), status=code)
-    for name, value in (headers or {}).items():
-        response[name] = value
-    return response
+    return error_response(envelope(None, code, message), code, headers)
 
 
 def exception_handler(exc, context):
@@ -58,7 +61,5 @@ def exception_handler(exc, context):
     if isinstance(exc, Http404 | exceptions.NotFound):
         return refusal("Not found.", status.HTTP_404_NOT_FOUND)
     if isinstance(exc, exceptions.APIException):
-        wait = getattr(exc, "wait", None)  # Throttled's
-        headers = {"Retry-After": str(wait)} if wait else {}
-        return refusal(str(exc.detail), exc.status_code, headers)
+        return refusal(str(exc.detail), exc.status_code, retry_after_headers(exc))
     return None

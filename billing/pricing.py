@@ -7,9 +7,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.conf import settings
 
 # The engine and the price must agree on the output size: one definition, torch-free.
-from inference.sizing import output_size
+from inference.sizing import long_side_size, output_size
 
-__all__ = ["output_size", "price"]
+__all__ = ["long_side_size", "output_size", "price"]
 
 
 def price(mode: str, out_width: int, out_height: int) -> int:

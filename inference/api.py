@@ -48,6 +48,9 @@ class UpscaleParams:
     classic: bool = False
     finish: str = "none"
     match_colors: bool = False
+    # precise: the output's longer side in pixels, the aspect ratio kept, instead of ``scale``
+    # (resolution tiers: 2048, 4096, 8192), whatever the input's size.
+    long_side: int | None = None
 
     def validate(self) -> None:
         """ValueError naming the first parameter out of range."""
@@ -55,7 +58,12 @@ class UpscaleParams:
             raise ValueError(f"Unknown mode {self.mode!r}; expected one of {', '.join(MODES)}.")
         if self.image_type not in IMAGE_TYPES:
             raise ValueError(f"Unknown image type {self.image_type!r}; expected one of {', '.join(IMAGE_TYPES)}.")
-        check_factor(self.mode, self.scale)
+        if self.long_side is None:
+            check_factor(self.mode, self.scale)
+        elif self.mode != "precise":
+            raise ValueError(f"long_side applies to precise only (got mode {self.mode!r}).")
+        elif isinstance(self.long_side, bool) or not isinstance(self.long_side, int) or self.long_side < 1:
+            raise ValueError(f"long_side must be a whole number of pixels, at least 1 (got {self.long_side!r}).")
         for field in ("creativity", "detail", "resemblance"):
             value = getattr(self, field)
             if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 10:

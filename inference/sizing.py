@@ -28,6 +28,19 @@ def output_size(width: int, height: int, factor: float) -> tuple[int, int]:
     return scaled_length(width, factor), scaled_length(height, factor)
 
 
+def long_side_size(width: int, height: int, long_side: int) -> tuple[int, int]:
+    """The size whose longer side is exactly ``long_side``, the aspect ratio kept: the shorter
+    side is ``round(short * long_side / long)``, halves up, never below 1 pixel. A square
+    stays square. Used for resolution tiers (APIXO's 2k, 4k, 8k: 2048, 4096, 8192) whatever
+    the input's size, larger inputs included."""
+    if long_side < 1:
+        raise ValueError(f"The long side must be at least 1 pixel (got {long_side!r}).")
+    longer = max(width, height)
+    exact = Decimal(min(width, height)) * Decimal(long_side) / Decimal(longer)
+    shorter = max(1, int(exact.quantize(Decimal(1), rounding=ROUND_HALF_UP)))
+    return (long_side, shorter) if width >= height else (shorter, long_side)
+
+
 def check_factor(mode: str, factor: float) -> None:
     """Raise ValueError when ``factor`` is outside what ``mode`` allows."""
     if mode not in FACTOR_RANGES:

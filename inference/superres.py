@@ -75,8 +75,14 @@ def plan_passes(size: tuple[int, int], target: tuple[int, int], scale: int) -> l
     done on the smaller intermediate images, where it costs least and the next pass
     re-sharpens it. A pass whose output is an integer multiple of what follows is pooled on
     the device instead of resampled.
+
+    A target no larger than the input (a resolution tier under the input's size) is one
+    pass at the target size, pooled by ``scale``: the input is resampled down to it first,
+    so the network's work and memory follow the output, not a larger input's 4x.
     """
     width, height = size
+    if target[0] <= width and target[1] <= height:
+        return [Pass(input_size=target, pool=scale, resample_to=target)]
     count = pass_count(max(target[0] / width, target[1] / height), scale)
     inputs = [size] + [
         (
@@ -275,6 +281,7 @@ def upscale_array(
     reporter per pass, weighted by the pass's input pixels.
     """
     passes = plan_passes((array.shape[1], array.shape[0]), target, model.scale)
+    array = resize(array, passes[0].input_size)  # a reduction starts at the target size
     for index, step in enumerate(passes):
         if (array.shape[1], array.shape[0]) != step.input_size:
             raise RuntimeError("the pass plan and the array disagree")

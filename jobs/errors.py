@@ -25,15 +25,20 @@ class InvalidRequest(DomainError):
     """The body or one of its fields is wrong; the message says what is allowed."""
 
 
-class ImageInvalid(InvalidRequest):
+class ImageUnusable(InvalidRequest):
+    """No usable image came of what the client sent: the surfaces that accept such a request
+    as a job that fails (Submission.defer_image_errors) catch this one."""
+
+
+class ImageInvalid(ImageUnusable):
     """The image is not a readable JPEG, PNG or WebP (or too many pixels to decode)."""
 
 
-class ImageFetchFailed(InvalidRequest):
+class ImageFetchFailed(ImageUnusable):
     """The image URL is not allowed, or could not be downloaded."""
 
 
-class ImageTooLarge(InvalidRequest):
+class ImageTooLarge(ImageUnusable):
     """The image is over the byte-size cap."""
 
     def __init__(self, max_bytes: int, *, field: str | None = None):

@@ -72,13 +72,14 @@ def succeed(job: Job, *, image_name: str, compressed_name: str, engine: str) -> 
     return bool(done)
 
 
-def fail(job: Job, reason: str, *, from_statuses=Job.UNFINISHED) -> bool:
-    """Mark the job FAILED and refund it, exactly once."""
+def fail(job: Job, reason: str, *, from_statuses=Job.UNFINISHED, failure: str = Job.Failure.OTHER) -> bool:
+    """Mark the job FAILED (`failure`: why, as a code) and refund it, exactly once."""
     now = timezone.now()
     with transaction.atomic():
         done = Job.objects.filter(pk=job.pk, status__in=from_statuses).update(
             status=Job.Status.FAILED,
             finished_at=now,
+            failure=failure,
             error=f"{reason.rstrip('.')}. {REFUND_NOTE}",
             expires_at=now + timedelta(seconds=job.output_ttl_seconds),  # when the input is deleted
         )

@@ -43,6 +43,14 @@ class Job(models.Model):
         MASKR = "maskr"
         WEB = "web", "web app"
 
+    class Failure(models.TextChoices):
+        """Why a FAILED job failed, as a code for the surfaces that answer with one (APIXO's
+        failCode); `error` says it in words. Blank: any other cause."""
+
+        OTHER = "", "other"
+        IMAGE = "image", "the input is not a usable image"
+        TIMEOUT = "timeout", "the job took too long"
+
     UNFINISHED = (Status.IN_QUEUE, Status.IN_PROGRESS)
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -83,6 +91,7 @@ class Job(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     engine = models.CharField(max_length=100, blank=True, default="")
     error = models.TextField(blank=True, default="")
+    failure = models.CharField(max_length=16, choices=Failure.choices, blank=True, default=Failure.OTHER)
     worker = models.CharField(max_length=200, blank=True, default="")
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     # When the maintenance sweep last sent its task again (it waited IN_QUEUE too long).

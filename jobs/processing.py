@@ -75,6 +75,8 @@ def engine_params(job: Job):
         preserve_blur=bool(p.get("shouldPreserveBlur", False)),
         preserve_hands=bool(p.get("shouldPreserveHands", False)),
         seed=job.seed,
+        # A resolution tier (APIXO): the output's long side, instead of the factor.
+        long_side=p.get("targetLongSide"),
         # The network chosen at submit (blank on older jobs: the mode's default).
         model=(job.model or None) if job.mode in MODEL_MODES else None,
         # Precise's finishing steps (the Ximilar surface sets them; absent elsewhere).
@@ -130,6 +132,13 @@ def process(job: Job) -> bool:
     if image_name != job.image_name:
         storage.delete(image_name, compressed_name)
     return False
+
+
+def failure_of(exc: BaseException) -> str:
+    """The failure code of an exception that ended a job (Job.Failure)."""
+    from inference.imageio import ImageError
+
+    return Job.Failure.IMAGE if isinstance(exc, ImageError) else Job.Failure.OTHER
 
 
 def client_message(exc: BaseException) -> str:

@@ -50,6 +50,14 @@ def expiring_url(name: str, expires_at: datetime) -> str:
     return f"{reverse('signed-file', kwargs={'name': name})}?{query}"
 
 
+def absolute_url(url: str, base_url: str) -> str:
+    """An expiring_url as a client can use it: S3's are absolute already, the app's signed
+    paths get `base_url` (the request's, or PUBLIC_BASE_URL)."""
+    if not url or url.startswith(("http://", "https://")):
+        return url
+    return f"{base_url}{url}"
+
+
 def check_signature(name: str, expires: str, signature: str) -> str | None:
     """None when the signed URL is valid now, else the reason it is not."""
     try:

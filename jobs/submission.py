@@ -27,6 +27,7 @@ from jobs.errors import (
     ImageFetchFailed,
     ImageInvalid,
     ImageTooLarge,
+    ImageUnusable,
     InvalidRequest,
     JobStateConflict,
     ModelNotInstalled,
@@ -55,6 +56,9 @@ class Submission:
     output_ttl_seconds: int | None = None  # None: OUTPUT_TTL_SECONDS
     batch_id: uuid.UUID | None = None  # the Batch the job belongs to (Maskr's /batch)
     webhook_headers: dict = field(default_factory=dict)  # extra headers sent with the webhook (Ximilar's)
+    # An image that cannot be downloaded or read is accepted as a job that fails at once
+    # (refunded) instead of refused: APIXO checks the image only once the task runs.
+    defer_image_errors: bool = False
 
 
 def clean_webhook(value: object, field: str = "webhook") -> str:
@@ -213,43 +217,72 @@ def inspect_image(image: bytes) -> ImageInfo:
         raise ImageInvalid(str(exc), field="image") from None
 
 
-def check_output_size(info: ImageInfo, factor: float, output_format: str = OutputFormat.PNG) -> tuple[int, int]:
-    """The exact output size, refused with the largest factor that fits when over the cap
-    (or over what the output format can hold per side)."""
-    out_w, out_h = pricing.output_size(info.width, info.height, factor)
+def check_output_size(
+    info: ImageInfo, factor: float, output_format: str = OutputFormat.PNG, *, long_side: int | None = None
+) -> tuple[int, int]:
+    """The exact output size, `factor` times the input's, or with a `long_side` (a resolution
+    tier) when one is given, refused when over the cap (or over what the output format can
+    hold per side), with the largest factor that fits."""
+    if long_side is None:
+        out_w, out_h = pricing.output_size(info.width, info.height, factor)
+        smaller = "upscaleFactor"
+    else:
+        out_w, out_h = pricing.long_side_size(info.width, info.height, long_side)
+        smaller = "resolution"
     max_side = MAX_SIDE[output_format]
     if max(out_w, out_h) > max_side:
         raise OutputTooLarge(
             f"The output would be {out_w}x{out_h}, and {output_format} images can be at most {max_side} pixels "
-            "on a side: choose a smaller upscaleFactor or outputFormat png.",
+            f"on a side: choose a smaller {smaller} or outputFormat png.",
             largest_factor=math.floor(max_side / max(info.width, info.height) * 100) / 100,
             field="outputFormat",
         )
     if out_w * out_h > settings.MAX_OUTPUT_PIXELS:
         cap_mp = settings.MAX_OUTPUT_PIXELS / 1e6
         best = largest_factor(info.width, info.height)
-        hint = (
-            (f"the largest upscaleFactor allowed for this {info.width}x{info.height} image is {best:g}")
-            if best >= 1
-            else "the image itself is too large for any factor"
-        )
+        if long_side is not None:
+            hint = "choose a smaller resolution"
+        elif best >= 1:
+            hint = f"the largest upscaleFactor allowed for this {info.width}x{info.height} image is {best:g}"
+        else:
+            hint = "the image itself is too large for any factor"
         raise OutputTooLarge(
             f"The output would be {out_w}x{out_h} ({out_w * out_h / 1e6:.1f} MP), "
             f"over the {cap_mp:g} MP limit: {hint}.",
             largest_factor=best,
-            field="upscaleFactor",
+            field=smaller,
         )
     return out_w, out_h
 
 
+def read_and_submit(account: Account, submission: Submission, fields: dict, upload=None) -> Job:
+    """read_image, then submit. With `submission.defer_image_errors`, an image that cannot be
+    downloaded either is accepted as a job that has failed (see submit)."""
+    try:
+        image = read_image(fields, upload, account=account)
+    except ImageUnusable as exc:
+        if not submission.defer_image_errors:
+            raise
+        return create_failed_job(account, submission, exc)
+    return submit(account, submission, image)
+
+
 def submit(account: Account, submission: Submission, image: bytes) -> Job:
     """Validate, price, charge and queue one job. Raises a jobs.errors.DomainError (and
-    charges nothing) when the job cannot be queued."""
+    charges nothing) when the job cannot be queued; but with
+    `submission.defer_image_errors`, an image that cannot be read becomes a job that has
+    failed already (charged and refunded, its webhook sent), as vendors that check the image
+    only once the task runs answer it."""
     mode, fields = submission.mode, submission.fields
     image_type = fields.get("inputImageType", "universal")
-    info = inspect_image(image)
-    factor = 1.0 if mode == "restore" else float(fields["upscaleFactor"])
-    out_w, out_h = check_output_size(info, factor, submission.output_format)
+    try:
+        info = inspect_image(image)
+    except ImageInvalid as exc:
+        if not submission.defer_image_errors:
+            raise
+        return create_failed_job(account, submission, exc)
+    factor = 1.0 if mode == "restore" else float(fields.get("upscaleFactor", 1.0))
+    out_w, out_h = check_output_size(info, factor, submission.output_format, long_side=fields.get("targetLongSide"))
 
     # A job that names a model runs that one (checked against the recorded scans), at the
     # same price: it depends on the output size only, whatever the network's native scale.
@@ -272,22 +305,41 @@ def submit(account: Account, submission: Submission, image: bytes) -> Job:
     )
 
 
+def create_failed_job(account: Account, submission: Submission, problem: ImageUnusable) -> Job:
+    """The job of a request whose image cannot be used, accepted and failed at once: charged
+    the least a job of its mode costs (so an account that could not pay for any job is still
+    refused, InsufficientCredits) and refunded in the same transaction. Nothing is stored or
+    queued; its sizes are 0. Its webhook is sent and its waiters woken as for any failure."""
+    return create_charged_job(
+        account,
+        submission,
+        image=None,
+        image_format="",
+        input_size=(0, 0),
+        output_size=(0, 0),
+        cost=pricing.price(submission.mode, 1, 1),
+        failure=problem,
+    )
+
+
 def create_charged_job(
     account: Account,
     submission: Submission,
     *,
-    image: bytes,
+    image: bytes | None,
     image_format: str,
     input_size: tuple[int, int],
     output_size: tuple[int, int],
     cost: int,
     model: str = "",
+    failure: ImageUnusable | None = None,
 ) -> Job:
     """Store the input, create the job and charge it in one transaction, and queue it once
     that commits. On any failure nothing is charged and the stored input is removed.
-    Raises InsufficientCredits or QueueFull."""
+    With `failure` (no image), the job is failed and refunded in that transaction instead of
+    queued. Raises InsufficientCredits or QueueFull."""
     job_id = uuid.uuid4()
-    input_name = storage.save(f"inputs/{job_id}.{EXTENSIONS[image_format]}", image)
+    input_name = storage.save(f"inputs/{job_id}.{EXTENSIONS[image_format]}", image) if image is not None else ""
     try:
         with transaction.atomic():
             check_unfinished_cap(account)
@@ -315,7 +367,10 @@ def create_charged_job(
                 output_height=output_size[1],
             )
             ledger.debit_for_job(account.pk, job, cost)
-            lifecycle.enqueue(job)
+            if failure is None:
+                lifecycle.enqueue(job)
+            else:
+                lifecycle.fail(job, failure.message, failure=Job.Failure.IMAGE)
     except BaseException:
         storage.delete(input_name)
         raise

@@ -26,18 +26,34 @@ WORKER_NAME = socket.gethostname()
     time_limit=settings.JOB_TIME_LIMIT_SECONDS + 60,
 )
 def run_job(job_id: str) -> None:
-    from jobs.processing import client_message, process
+    from jobs.processing import client_message, failure_of, process
 
     job = lifecycle.claim(job_id, worker=WORKER_NAME)
     if job is None:
         return  # canceled, finished, or another worker has it
     try:
         process(job)
-    except SoftTimeLimitExceeded:
-        lifecycle.fail(job, f"The job took longer than {settings.JOB_TIME_LIMIT_SECONDS} seconds")
     except Exception as exc:
+        if _caused_by(exc, SoftTimeLimitExceeded):
+            lifecycle.fail(
+                job, f"The job took longer than {settings.JOB_TIME_LIMIT_SECONDS} seconds", failure=Job.Failure.TIMEOUT
+            )
+            return
         log.exception("job %s failed", job_id)
-        lifecycle.fail(job, client_message(exc))
+        lifecycle.fail(job, client_message(exc), failure=failure_of(exc))
+
+
+def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
+    """`exc` is a `kind`, or was raised while handling one: the time limit can strike inside
+    a broad handler on the way (the model loader turns any failure into ModelFileError)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, kind):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
 
 
 # No Celery limit on retries: the retry policy (jobs/webhooks.py) counts attempts in the

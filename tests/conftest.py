@@ -238,11 +238,12 @@ def worker_env(live_server_url: str, **extra) -> dict:
 
 
 @pytest.fixture(scope="module")
-def celery_worker(django_db_setup, django_db_blocker, live_server, broker, tmp_path_factory):
+def celery_worker(request, django_db_setup, django_db_blocker, live_server, broker, tmp_path_factory):
     """A real Celery worker process on the test database and the Redis broker. Per module,
-    so fault tests elsewhere own the queues with workers configured their way."""
+    so fault tests elsewhere own the queues with workers configured their way; a module's
+    `WORKER_ENV` (a dict) adds to its environment."""
     with django_db_blocker.unblock():
-        env = worker_env(live_server.url)
+        env = worker_env(live_server.url, **getattr(request.module, "WORKER_ENV", {}))
     worker = WorkerProcess(env, tmp_path_factory.mktemp("worker") / "worker.log").start()
     yield worker
     worker.stop()

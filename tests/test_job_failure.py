@@ -91,3 +91,39 @@ def test_a_task_delivered_twice_produces_one_result_and_one_charge(api, account)
     assert [e.kind for e in LedgerEntry.objects.filter(job=queued_job)] == ["debit"]
     account.refresh_from_db()
     assert account.balance == 100 - queued_job.credit_cost == account.ledger_sum()
+
+
+def test_the_time_limit_is_recorded_as_a_timeout_even_when_a_handler_wrapped_it(queued_job, monkeypatch):
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    import inference.api
+    from inference.loader import ModelFileError
+
+    def loading(*args, **kwargs):
+        try:
+            raise SoftTimeLimitExceeded()  # as Celery raises it when the soft limit passes
+        except Exception as exc:  # the model loader's broad handler
+            raise ModelFileError("RealESRGAN_x4plus.safetensors cannot be read (SoftTimeLimitExceeded)") from exc
+
+    monkeypatch.setattr(inference.api, "upscale", loading)
+    run_job(str(queued_job.pk))
+    queued_job.refresh_from_db()
+    assert (queued_job.status, queued_job.failure) == ("FAILED", "timeout")
+    assert queued_job.error.startswith("The job took longer than ")
+
+
+def test_an_image_the_worker_cannot_decode_is_recorded_as_an_image_failure(queued_job, monkeypatch):
+    import inference.api
+    from inference.errors import CorruptImageError
+
+    def truncated(*args, **kwargs):
+        raise CorruptImageError("The image file is truncated or corrupt: image file is truncated.")
+
+    monkeypatch.setattr(inference.api, "upscale", truncated)
+    run_job(str(queued_job.pk))
+    queued_job.refresh_from_db()
+    assert (queued_job.status, queued_job.failure) == ("FAILED", "image")
+    assert (
+        queued_job.error
+        == "The image file is truncated or corrupt: image file is truncated. Your credits have been refunded."
+    )

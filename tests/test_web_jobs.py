@@ -176,3 +176,26 @@ def test_a_queued_job_is_canceled_and_refunded(web, account):
     assert LedgerEntry.objects.get(job=job, kind="refund").amount == 3
     r = web.post(f"/jobs/{job.id}/cancel", follow=True)
     assert b"only a job still waiting in the queue can be canceled" in r.content
+
+
+def test_an_apixo_tasks_page_shows_its_apixo_call(web, account):
+    from jobs.web import curl
+
+    job = make_job(account, surface="apixo", webhook_url="https://example.com/apixo", output=(2048, 1536))
+    Job.objects.filter(pk=job.pk).update(
+        output_format="webp",
+        params={"imageUrl": "https://example.com/a.png", "resolution": "2k", "targetLongSide": 2048},
+    )
+    job.refresh_from_db()
+    body = (
+        '{"request_type": "callback", "callback_url": "https://example.com/apixo", "input": {"mode": "image-to-image", '
+        '"image_urls": ["https://example.com/a.png"], "resolution": "2k", "output_format": "webp"}}'
+    )
+    assert curl.command(job, "https://app.example.com/") == (
+        "curl -X POST https://app.example.com/api/v1/generateTask/image-upscaler \\\n"
+        '  -H "Authorization: Bearer $UPSCALER_API_KEY" \\\n'
+        "  -H 'Content-Type: application/json' \\\n"
+        f"  -d '{body}'"
+    )
+    page = web.get(f"/jobs/{job.id}").content.decode()
+    assert "/api/v1/generateTask/image-upscaler" in page and "precise-upscale" not in page

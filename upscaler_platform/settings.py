@@ -222,6 +222,9 @@ SYNC_WAIT_MAX_CONCURRENT = env_int("SYNC_WAIT_MAX_CONCURRENT", 32)
 # The most a Maskr batch request's body may hold; each of its files is still limited to
 # MAX_INPUT_BYTES. Bodies over FILE_UPLOAD_MAX_MEMORY_SIZE are spooled to temporary files.
 MASKR_BATCH_MAX_BYTES = env_int("MASKR_BATCH_MAX_BYTES", 500 * 1024 * 1024)
+# The network APIXO's image-upscaler tasks run: a model's name (GET /api/v1/models), or
+# blank for precise's own (RealESRGAN_x4plus).
+APIXO_MODEL = env_str("APIXO_MODEL", "")
 WEBHOOK_TIMEOUT_SECONDS = env_float("WEBHOOK_TIMEOUT_SECONDS", 15.0)
 WEBHOOK_MAX_RETRIES = env_int("WEBHOOK_MAX_RETRIES", 3)
 WEBHOOK_RETRY_BASE_SECONDS = env_float("WEBHOOK_RETRY_BASE_SECONDS", 30.0)

@@ -7,6 +7,7 @@ urlpatterns = [
     # catch-all would otherwise answer with a 404.
     path("", include("jobs.urls")),
     path("admin/", admin.site.urls),
+    path("api/v1/", include("jobs.api.apixo.urls")),  # APIXO's generateTask/statusTask, same prefix
     path("api/v1/", include("jobs.api.urls")),
     path("v1/services/", include("jobs.api.maskr.urls")),  # Maskr's API
     path("", include("jobs.api.ximilar.urls")),  # Ximilar's API, at the root as api.ximilar.com's

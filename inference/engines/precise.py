@@ -14,7 +14,7 @@ from inference.engines.base import EngineContext, EngineOutput, SuperResolutionE
 from inference.pixels import Planes
 from inference.progress import Progress
 from inference.resample import resize
-from inference.sizing import check_factor, output_size
+from inference.sizing import check_factor, long_side_size, output_size
 
 if TYPE_CHECKING:
     from inference.api import UpscaleParams
@@ -24,11 +24,13 @@ CLASSIC_ENGINE = "precise/classic-lanczos"
 
 class PreciseEngine(SuperResolutionEngine):
     """RealESRGAN_x4plus (anime: x4plus_anime_6B) or the job's model, in passes of its
-    native scale, then Lanczos to the size."""
+    native scale, then Lanczos to the size: ``scale`` times the input, or a ``long_side``."""
 
     mode = "precise"
 
     def output_size(self, width: int, height: int, params: UpscaleParams) -> tuple[int, int]:
+        if params.long_side is not None:
+            return long_side_size(width, height, params.long_side)
         check_factor(self.mode, params.scale)
         return output_size(width, height, params.scale)
 

@@ -60,11 +60,22 @@ def flatten_errors(detail, path: str = "") -> list[str]:
     return [f"{path}: {message}"]
 
 
-def failure(message: str, code: int, headers: dict | None = None) -> Response:
-    response = Response({"status": "FAILED", "error": message}, status=code)
+def error_response(body, code: int, headers: dict | None = None) -> Response:
+    """An error answer in any surface's shape, with its headers (Retry-After, WWW-Authenticate)."""
+    response = Response(body, status=code)
     for name, value in (headers or {}).items():
         response[name] = value
     return response
+
+
+def retry_after_headers(exc) -> dict[str, str]:
+    """Retry-After for a DRF exception that says when to come back (Throttled's `wait`)."""
+    wait = getattr(exc, "wait", None)
+    return {"Retry-After": str(wait)} if wait else {}
+
+
+def failure(message: str, code: int, headers: dict | None = None) -> Response:
+    return error_response({"status": "FAILED", "error": message}, code, headers)
 
 
 def request_too_large_message() -> str:

@@ -13,6 +13,7 @@ from rest_framework import serializers
 from inference.registry import IMAGE_TYPES
 from jobs import surfaces
 from jobs.models import Job, WebhookDelivery
+from jobs.storage import absolute_url
 
 
 class StrictNumberField(serializers.FloatField):
@@ -197,9 +198,7 @@ class AbsoluteUrlField(serializers.CharField):
     """A stored URL; app-relative ones (signed local files) get the base URL from the context."""
 
     def to_representation(self, value: str) -> str:
-        if not value or value.startswith(("http://", "https://")):
-            return value
-        return f"{self.context.get('base_url', '')}{value}"
+        return absolute_url(value, self.context.get("base_url", ""))
 
 
 class StatusSerializer(serializers.Serializer):

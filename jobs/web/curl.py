@@ -27,7 +27,32 @@ def _non_default(job: Job) -> dict:
     return fields
 
 
+def apixo_command(job: Job, base_url: str) -> str:
+    """An APIXO task's call: its own API, which names the output by a resolution tier."""
+    from jobs.api.apixo.params import MODE, MODEL_ID
+
+    body: dict = {"request_type": "callback" if job.webhook_url else "async"}
+    if job.webhook_url:
+        body["callback_url"] = job.webhook_url
+    body["input"] = {
+        "mode": MODE,
+        "image_urls": [job.params.get("imageUrl", "")],
+        "resolution": job.params.get("resolution", ""),
+        "output_format": job.output_format,
+    }
+    url = f"{base_url.rstrip('/')}/api/v1/generateTask/{MODEL_ID}"
+    lines = [
+        f"curl -X POST {shlex.quote(url)}",
+        '-H "Authorization: Bearer $UPSCALER_API_KEY"',
+        "-H 'Content-Type: application/json'",
+        f"-d {shlex.quote(json.dumps(body))}",
+    ]
+    return " \\\n  ".join(lines)
+
+
 def command(job: Job, base_url: str) -> str:
+    if job.surface == Job.Surface.APIXO:
+        return apixo_command(job, base_url)
     url = f"{base_url.rstrip('/')}/api/v1/{ENDPOINTS[job.mode]}"
     lines = [f"curl -X POST {shlex.quote(url)}", '-H "Authorization: Bearer $UPSCALER_API_KEY"']
     fields = _non_default(job)

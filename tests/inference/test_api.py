@@ -99,6 +99,7 @@ def test_params_match_the_platform_contract():
         "classic": False,
         "finish": "none",
         "match_colors": False,
+        "long_side": None,
     }
     with pytest.raises(dataclasses.FrozenInstanceError):
         UpscaleParams(mode="precise").scale = 2  # type: ignore[misc]

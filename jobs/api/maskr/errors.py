@@ -13,7 +13,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 
 from jobs import errors
-from jobs.api.errors import domain_headers, domain_status
+from jobs.api.errors import domain_headers, domain_status, error_response, retry_after_headers
 from jobs.api.maskr.uploads import UploadTooLarge
 
 INSUFFICIENT_CREDITS = "Insufficient credits"
@@ -59,10 +59,7 @@ def message(exc: errors.DomainError) -> str:
 
 
 def detail(text, code: int, headers: dict | None = None) -> Response:
-    response = Response({"detail": text}, status=code)
-    for name, value in (headers or {}).items():
-        response[name] = value
-    return response
+    return error_response({"detail": text}, code, headers)
 
 
 def upload_too_large(exc: UploadTooLarge) -> Response:
@@ -102,7 +99,5 @@ def exception_handler(exc, context):
     if isinstance(exc, exceptions.MethodNotAllowed):
         return detail("Method Not Allowed", status.HTTP_405_METHOD_NOT_ALLOWED)
     if isinstance(exc, exceptions.APIException):
-        wait = getattr(exc, "wait", None)  # Throttled's
-        headers = {"Retry-After": str(wait)} if wait else {}
-        return detail(str(exc.detail), exc.status_code, headers)
+        return detail(str(exc.detail), exc.status_code, retry_after_headers(exc))
     return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from jobs.api.views import absolute_url
 from jobs.models import Batch, Job
+from jobs.storage import absolute_url
 
 STATUS: dict[str, str] = {
     Job.Status.IN_QUEUE: "pending",

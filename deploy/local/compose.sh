@@ -28,9 +28,19 @@ READY_TIMEOUT=${READY_TIMEOUT:-300}
 
 log() { echo "compose: $*" >&2; }
 
-compose() {
+# The stack as compose runs it: the two files merged with the settings of the last `up`
+# (deploy/local/resolve.py says what it changes).
+RESOLVED=$STATE/stack.yml
+
+resolve() {
   docker-compose -p "$PROJECT" --project-directory . --env-file "$ENV_FILE" \
-    -f docker-compose.yml -f deploy/compose.local.yml --profile cpu "$@"
+    -f docker-compose.yml -f deploy/compose.local.yml config >"$RESOLVED.merged"
+  (umask 077 && "$PYTHON" deploy/local/resolve.py <"$RESOLVED.merged" >"$RESOLVED")
+  rm -f "$RESOLVED.merged"
+}
+
+compose() {
+  docker-compose -p "$PROJECT" --project-directory . -f "$RESOLVED" --profile cpu "$@"
 }
 
 # Debian's engine, debootstrap and the Python docker-compose, installed when missing (root).
@@ -193,6 +203,7 @@ case "${1:-}" in
     ensure_tools
     ensure_engine
     write_env
+    resolve
     build
     compose up -d --remove-orphans
     wait_ready
@@ -202,7 +213,7 @@ case "${1:-}" in
     compose exec -T web python manage.py create_account "$2" --credits "$3"
     ;;
   down)
-    if [ -f "$ENV_FILE" ] && command -v docker-compose >/dev/null && docker info >/dev/null 2>&1; then
+    if [ -f "$RESOLVED" ] && command -v docker-compose >/dev/null && docker info >/dev/null 2>&1; then
       compose down -v --remove-orphans
     else
       log "no stack to stop"

@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tomllib
 from pathlib import Path
 from urllib.parse import urlparse
@@ -581,6 +582,31 @@ def test_local_stack_mounts_the_models_read_only(local_stack):
         assert "models:/models:ro" in running[name]["volumes"], name
     volume = local_stack["volumes"]["models"]
     assert volume["driver_opts"] == {"type": "none", "o": "bind", "device": str(REPO)}
+
+
+def test_resolve_drops_only_the_ports_docker_compose_1_refuses(local_stack):
+    # What deploy/local/compose.sh hands to docker-compose: published ports are refused
+    # with the host network by its client (the engine would ignore them); nothing else moves.
+    resolved = copy.deepcopy(local_stack)
+    out = subprocess.run(
+        [sys.executable, str(DEPLOY / "local" / "resolve.py")],
+        input=yaml.safe_dump(resolved),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    after = yaml.safe_load(out.stdout)
+    assert local_stack["services"]["web"]["ports"], "the production web publishes its port"
+    for name, svc in after["services"].items():
+        before = dict(local_stack["services"][name])
+        if svc.get("network_mode") == "host":
+            assert "ports" not in svc, name
+            before.pop("ports", None)
+        assert svc == before, name
+    assert after["services"]["minio"]["ports"] == local_stack["services"]["minio"]["ports"]
+    assert {k: v for k, v in after.items() if k != "services"} == {
+        k: v for k, v in local_stack.items() if k != "services"
+    }
 
 
 def test_the_override_changes_nothing_for_operators(compose):

@@ -158,6 +158,22 @@ def test_a_job_to_success_with_its_s3_download_and_signed_webhook(stack, client)
     assert ledger(stack, job_id) == [("debit", -final["creditCost"])]
 
 
+def image_of(stack: Stack, service: str) -> str:
+    return subprocess.check_output(
+        ["docker", "inspect", "-f", "{{.Config.Image}}", stack.container(service)], text=True
+    ).strip()
+
+
+def test_only_the_worker_image_carries_torch(stack):
+    has_torch = "import importlib.util, sys; sys.exit(0 if importlib.util.find_spec('torch') else 3)"
+    for service, expected in (("web", 3), ("worker-cpu", 0)):
+        image = image_of(stack, service)
+        out = subprocess.run(["docker", "run", "--rm", "--network", "none", image, "python", "-c", has_torch])
+        assert out.returncode == expected, f"{image}: find_spec('torch') exit {out.returncode}"
+        size = int(subprocess.check_output(["docker", "image", "inspect", "-f", "{{.Size}}", image], text=True))
+        stack.timings[f"image_mb:{image}"] = size / 1e6
+
+
 def test_a_job_survives_its_worker_container_being_killed(stack, client):
     before = account(client)
     worker = stack.container("worker-cpu")

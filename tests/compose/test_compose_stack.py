@@ -24,7 +24,7 @@ import requests
 from standardwebhooks import Webhook
 
 from tests import images
-from tests.flows import Client, download_image
+from tests.flows import Client, download_image, wait_until
 from tests.ports import free_port
 from tests.servers import WebhookReceiver
 
@@ -125,16 +125,6 @@ def ledger(stack: Stack, job_id: str) -> list[tuple[str, int]]:
 def attempts(stack: Stack, job_id: str) -> int:
     with stack.db() as conn:
         return conn.execute("SELECT attempts FROM jobs_job WHERE id = %s", (job_id,)).fetchone()[0]
-
-
-def wait_until(predicate, timeout: float, what: str):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_a_job_to_success_with_its_s3_download_and_signed_webhook(stack, client):

@@ -11,6 +11,7 @@ default `make test` leaves it out (it builds images: minutes).
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import subprocess
@@ -80,13 +81,15 @@ class Stack:
 def stack():
     stack = Stack(free_port())
     started = time.monotonic()
-    stack.run("up")
-    stack.timings["up"] = time.monotonic() - started
-    stack.timings["up_started"] = started
-    yield stack
     try:
-        (STATE / "stack.log").write_text(stack.compose("logs", "--no-color", "--tail=200"))
+        stack.run("up")
+        stack.timings["up"] = time.monotonic() - started
+        stack.timings["up_started"] = started
+        yield stack
     finally:
+        # The services' logs, for a failure's post-mortem (none when `up` failed early).
+        with contextlib.suppress(AssertionError, subprocess.TimeoutExpired):
+            (STATE / "stack.log").write_text(stack.compose("logs", "--no-color", "--tail=300"))
         stack.run("down")
         report = {k: round(v, 1) for k, v in stack.timings.items() if k != "up_started"}
         (STATE / "timings.json").write_text(json.dumps(report, indent=2))

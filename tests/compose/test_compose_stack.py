@@ -130,6 +130,12 @@ def attempts(stack: Stack, job_id: str) -> int:
         return conn.execute("SELECT attempts FROM jobs_job WHERE id = %s", (job_id,)).fetchone()[0]
 
 
+def job_row(stack: Stack, job_id: str) -> tuple[str, int]:
+    """(status, progress) in the stack's database, which the API may show a moment later."""
+    with stack.db() as conn:
+        return tuple(conn.execute("SELECT status, progress FROM jobs_job WHERE id = %s", (job_id,)).fetchone())
+
+
 def test_a_job_to_success_with_its_s3_download_and_signed_webhook(stack, client):
     assert requests.get(f"{stack.url}/readyz", timeout=10).status_code == 200
     before = account(client)
@@ -174,9 +180,10 @@ def test_a_job_survives_its_worker_container_being_killed(stack, client):
     # Seconds of CPU for the 4x network: long enough to kill the worker mid-way.
     job_id = submit_precise(client, 192, 160, 4)
     wait_until(
-        lambda: (s := client.status(job_id))["status"] == "IN_PROGRESS" and s.get("progress", 0) > 0,
+        lambda: (row := job_row(stack, job_id))[0] == "IN_PROGRESS" and row[1] > 0,
         240,
         "the job to be running",
+        interval=0.2,
     )
     # The container's main process, killed as an OOM kill or a crash would: the engine
     # restarts it (restart: unless-stopped), and the sweep puts the orphaned job back.

@@ -33,7 +33,10 @@ log() { echo "compose: $*" >&2; }
 RESOLVED=$STATE/stack.yml
 
 resolve() {
-  docker-compose -p "$PROJECT" --project-directory . --env-file "$ENV_FILE" \
+  # Only the env file counts: a SECRET_KEY or DATABASE_URL in the caller's shell (a test
+  # run's, say) would otherwise win over it.
+  env -i PATH="$PATH" HOME="${HOME:-/root}" ${DOCKER_HOST:+DOCKER_HOST="$DOCKER_HOST"} \
+    docker-compose -p "$PROJECT" --project-directory . --env-file "$ENV_FILE" \
     -f docker-compose.yml -f deploy/compose.local.yml config >"$RESOLVED.merged"
   (umask 077 && "$PYTHON" deploy/local/resolve.py <"$RESOLVED.merged" >"$RESOLVED")
   rm -f "$RESOLVED.merged"

@@ -163,6 +163,16 @@ def image_of(stack: Stack, service: str) -> str:
     ).strip()
 
 
+def test_the_stack_runs_with_its_own_settings(stack):
+    config = subprocess.check_output(["docker", "inspect", "-f", "{{json .Config.Env}}", stack.container("web")])
+    env = dict(item.split("=", 1) for item in json.loads(config))
+    # The generated secrets, not whatever the caller's shell holds (this test run's own).
+    assert env["SECRET_KEY"] == stack.settings()["SECRET_KEY"] != os.environ.get("SECRET_KEY")
+    # Passed through from the environment of `make compose-up`.
+    assert env["UPSCALER_ALLOW_PRIVATE_URLS"] == "true"
+    assert env["PUBLIC_BASE_URL"] == stack.url
+
+
 def test_only_the_worker_image_carries_torch(stack):
     has_torch = "import importlib.util, sys; sys.exit(0 if importlib.util.find_spec('torch') else 3)"
     for service, expected in (("web", 3), ("worker-cpu", 0)):

@@ -17,6 +17,7 @@ fi
 if ! docker image inspect "$RAW" >/dev/null 2>&1; then
   rootfs=$(mktemp -d /var/tmp/upscaler-rootfs.XXXXXX)
   trap 'rm -rf "$rootfs"' EXIT
+  trap 'rm -rf "$rootfs"; exit 1' INT TERM
   echo "debootstrap bookworm from $MIRROR"
   debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates \
     bookworm "$rootfs" "$MIRROR" >/dev/null

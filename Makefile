@@ -7,7 +7,7 @@ PORT ?= 8000
 SHARED_MODELS := $(abspath ../shared/models)
 export UPSCALER_MODEL_DIR ?= $(if $(wildcard $(SHARED_MODELS)/*.safetensors),$(SHARED_MODELS),$(CURDIR)/models)
 
-.PHONY: run test install system-deps lint lock bench clean
+.PHONY: run test install system-deps lint lock bench clean compose-up compose-account compose-down compose-test
 
 # Debian packages the tests drive: a headless browser for the admin, the compose parser,
 # wrk for the API load run. Installed when missing (CI runs as root).
@@ -59,3 +59,23 @@ bench: install system-deps
 
 clean:
 	rm -rf var .pytest_cache
+
+# The compose stack for real, on this machine and without registry access: docker-compose.yml
+# plus the test override deploy/compose.local.yml (host network, 127.0.0.1 only). Installs
+# Debian's docker.io, debootstrap and docker-compose and starts dockerd when missing (root).
+# See the README, "Without registry access".
+COMPOSE_LOCAL := PYTHON=$(abspath $(PY)) LOCAL_MODEL_DIR=$(UPSCALER_MODEL_DIR) PORT=$(PORT) deploy/local/compose.sh
+
+compose-up: install
+	@$(COMPOSE_LOCAL) up
+
+# make compose-account NAME=mystudio CREDITS=1000: the API key is the last line.
+compose-account:
+	@$(COMPOSE_LOCAL) account "$(NAME)" "$(or $(CREDITS),0)"
+
+compose-down:
+	@$(COMPOSE_LOCAL) down
+
+# Builds and starts the stack on free ports, drives it (tests/compose/), and stops it.
+compose-test: install
+	UPSCALER_COMPOSE_TEST=1 $(PY) -m pytest tests/compose -p no:cacheprovider $(PYTEST_ARGS)

@@ -10,8 +10,8 @@ class JobsConfig(AppConfig):
         # import); each API surface registers the shape of its webhook bodies (jobs/surfaces.py).
         from jobs import model_scan, surfaces  # noqa: F401
         from jobs.api import serializers  # noqa: F401
-        from jobs.api.ximilar import payloads  # noqa: F401
         from jobs.api.apixo import payloads as apixo
+        from jobs.api.ximilar import payloads  # noqa: F401
         from jobs.models import Job
         from jobs.web import surface  # noqa: F401
 

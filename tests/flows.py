@@ -49,3 +49,14 @@ def download_image(url: str) -> tuple[Image.Image, bytes]:
     image = Image.open(io.BytesIO(r.content))
     image.load()
     return image, r.content
+
+
+def wait_until(predicate, timeout: float, what: str, interval: float = 0.1):
+    """The predicate's first truthy value, polled until `timeout` seconds have passed."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {what}")

@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tomllib
 from pathlib import Path
 from urllib.parse import urlparse
@@ -30,6 +31,8 @@ K8S = DEPLOY / "k8s"
 SETTINGS_FILE = REPO / "upscaler_platform" / "settings.py"
 WEB_DOCKERFILE = DEPLOY / "Dockerfile.web"
 WORKER_DOCKERFILE = DEPLOY / "Dockerfile.worker"
+LOCAL_OVERRIDE = DEPLOY / "compose.local.yml"
+SERVICES_DOCKERFILE = DEPLOY / "local" / "Dockerfile.services"
 
 # Variables Compose must be given (the `${NAME:?…}` ones), with throwaway values.
 COMPOSE_REQUIRED = {
@@ -178,7 +181,9 @@ def find_compose_tool() -> list[str]:
     pytest.skip(message)
 
 
-def run_compose_config(tmp_path: Path, env: dict[str, str], *extra: str) -> subprocess.CompletedProcess:
+def run_compose_config(
+    tmp_path: Path, env: dict[str, str], *extra: str, files: tuple[Path, ...] = (COMPOSE_FILE,)
+) -> subprocess.CompletedProcess:
     """`docker-compose config` in a clean environment: no .env and no shell variables leak in."""
     empty_env_file = tmp_path / "empty.env"
     empty_env_file.write_text("")
@@ -188,8 +193,7 @@ def run_compose_config(tmp_path: Path, env: dict[str, str], *extra: str) -> subp
             *find_compose_tool(),
             "--project-directory",
             str(REPO),
-            "-f",
-            str(COMPOSE_FILE),
+            *[arg for path in files for arg in ("-f", str(path))],
             "--env-file",
             str(empty_env_file),
             "config",
@@ -440,11 +444,34 @@ def test_web_image_has_no_torch():
         assert "worker" not in cmd and "torch" not in cmd, cmd
     text = WEB_DOCKERFILE.read_text()
     assert "optional-dependencies" not in text, "the web image must only install the base dependencies"
-    froms = [args for instr, args in dockerfile_instructions(WEB_DOCKERFILE) if instr == "FROM"]
-    assert froms == ["python:3.11-slim"]
+    assert base_images(WEB_DOCKERFILE) == ["python:3.11-slim"]
     # …which holds only if the base dependencies themselves carry no torch.
     deps = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
     assert not [d for d in deps if re.match(r"(torch|torchvision|spandrel)\b", d)]
+
+
+def base_images(path: Path) -> list[str]:
+    """The FROM images with the build arguments' defaults filled in."""
+    args, froms = {}, []
+    for instr, rest in dockerfile_instructions(path):
+        if instr == "ARG" and "=" in rest:
+            name, default = rest.split("=", 1)
+            args[name] = default
+        elif instr == "FROM":
+            froms.append(re.sub(r"\$\{(\w+)\}", lambda m: args[m.group(1)], rest.split()[0]))
+    return froms
+
+
+@pytest.mark.parametrize("dockerfile", [WEB_DOCKERFILE, WORKER_DOCKERFILE], ids=lambda p: p.name)
+def test_images_take_their_base_and_wheelhouse_as_build_arguments(dockerfile):
+    # Operators get the official slim image; `make compose-up` passes a local Debian base.
+    assert base_images(dockerfile) == ["python:3.11-slim"]
+    instructions = dockerfile_instructions(dockerfile)
+    assert instructions[0] == ("ARG", "BASE_IMAGE=python:3.11-slim")
+    assert ("ARG", "WHEELHOUSE=") in instructions
+    # Empty by default (PyPI); every pip install honours it when set.
+    installs = pip_installs(dockerfile)
+    assert installs and all('${WHEELHOUSE:+--no-index --find-links "$WHEELHOUSE"}' in cmd for cmd in installs)
 
 
 def test_worker_image_installs_the_worker_extra():
@@ -464,6 +491,138 @@ def test_images_copy_every_package(dockerfile):
     assert not missing, f"{dockerfile.name} does not copy {sorted(missing)}"
     users = [args for instr, args in dockerfile_instructions(dockerfile) if instr == "USER"]
     assert users and users[-1] not in ("root", "0"), "run as an unprivileged user"
+
+
+# --- The test override (deploy/compose.local.yml) ------------------------------------------
+
+LOCAL_ENV = {**COMPOSE_REQUIRED, "LOCAL_MODEL_DIR": str(REPO)}
+
+
+@pytest.fixture(scope="module")
+def local_stack(tmp_path_factory) -> dict:
+    """docker-compose.yml merged with the override, as `make compose-up` runs it."""
+    out = run_compose_config(
+        tmp_path_factory.mktemp("local"),
+        {**LOCAL_ENV, "PORT": "18000"},
+        files=(COMPOSE_FILE, LOCAL_OVERRIDE),
+    )
+    assert out.returncode == 0, out.stderr
+    return yaml.safe_load(out.stdout)
+
+
+def running_services(resolved: dict) -> dict[str, dict]:
+    """The services `up --profile cpu` starts containers for."""
+    return {
+        name: svc
+        for name, svc in resolved["services"].items()
+        if svc.get("scale", 1) > 0 and set(svc.get("profiles", ["cpu"])) & {"cpu"}
+    }
+
+
+def test_local_stack_runs_everything_on_the_host_network(local_stack):
+    running = running_services(local_stack)
+    assert set(running) == {
+        "postgres",
+        "redis",
+        "s3",
+        "minio-init",
+        "migrate",
+        "web",
+        "worker-cpu",
+        "webhooks",
+        "maintenance",
+        "beat",
+    }
+    for name, svc in running.items():
+        assert svc.get("network_mode") == "host", name
+        assert "networks" not in svc, name
+        if "build" in svc:
+            assert svc["build"].get("network") == "host", f"{name} builds off the host network"
+    # Compose creates no network: the only one declared is the engine's own host network.
+    assert local_stack["networks"] == {"default": {"external": True, "name": "host"}}
+    assert local_stack["services"]["minio"]["scale"] == 0
+
+
+def test_local_stack_keeps_every_address_on_loopback(local_stack):
+    running = running_services(local_stack)
+    env = running["web"]["environment"]
+    for name in ("DATABASE_URL", "REDIS_URL", "AWS_S3_ENDPOINT_URL", "PUBLIC_BASE_URL"):
+        assert urlparse(env[name]).hostname == "127.0.0.1", (name, env[name])
+    assert env["PUBLIC_BASE_URL"] == "http://127.0.0.1:18000"
+    assert "--bind=127.0.0.1:18000" in running["web"]["command"]
+    assert any("127.0.0.1" in arg for arg in running["redis"]["command"])
+    assert any("127.0.0.1" in arg for arg in running["s3"]["command"])
+    assert any("127.0.0.1" in arg for arg in running["postgres"]["healthcheck"]["test"])
+    assert running["minio-init"]["environment"]["S3_ENDPOINT_URL"] == env["AWS_S3_ENDPOINT_URL"]
+    assert running["minio-init"]["depends_on"]["s3"]["condition"] == "service_healthy"
+
+
+def test_local_stack_env_is_made_of_settings_and_shared(local_stack):
+    settings_names = settings_env_names()
+    running = running_services(local_stack)
+    apps = {n: s for n, s in running.items() if str(s.get("build", {}).get("dockerfile", "")).startswith("deploy/D")}
+    assert set(apps) == {"migrate", "web", "worker-cpu", "webhooks", "maintenance", "beat"}
+    for name, svc in apps.items():
+        assert svc["environment"] == apps["web"]["environment"], name
+        assert set(svc["environment"]) <= settings_names, name
+        assert svc["build"]["args"]["BASE_IMAGE"] == "upscaler-python:3.11-bookworm"
+    # Tests only, and only when asked.
+    assert apps["web"]["environment"]["UPSCALER_ALLOW_PRIVATE_URLS"] == "false"
+
+
+def test_local_stack_uses_no_registry_image(local_stack):
+    for name, svc in running_services(local_stack).items():
+        assert "build" in svc, f"{name} would be pulled from a registry"
+        assert not re.match(r"[\w.-]+\.[a-z]+/", svc["image"]), (name, svc["image"])
+
+
+def test_local_stack_mounts_the_models_read_only(local_stack):
+    running = running_services(local_stack)
+    for name in ("web", "worker-cpu"):
+        assert "models:/models:ro" in running[name]["volumes"], name
+    volume = local_stack["volumes"]["models"]
+    assert volume["driver_opts"] == {"type": "none", "o": "bind", "device": str(REPO)}
+
+
+def test_resolve_drops_only_the_ports_docker_compose_1_refuses(local_stack):
+    # What deploy/local/compose.sh hands to docker-compose: published ports are refused
+    # with the host network by its client (the engine would ignore them); nothing else moves.
+    resolved = copy.deepcopy(local_stack)
+    out = subprocess.run(
+        [sys.executable, str(DEPLOY / "local" / "resolve.py")],
+        input=yaml.safe_dump(resolved),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    after = yaml.safe_load(out.stdout)
+    assert local_stack["services"]["web"]["ports"], "the production web publishes its port"
+    for name, svc in after["services"].items():
+        before = dict(local_stack["services"][name])
+        if svc.get("network_mode") == "host":
+            assert "ports" not in svc, name
+            before.pop("ports", None)
+        assert svc == before, name
+    assert after["services"]["minio"]["ports"] == local_stack["services"]["minio"]["ports"]
+    assert {k: v for k, v in after.items() if k != "services"} == {
+        k: v for k, v in local_stack.items() if k != "services"
+    }
+
+
+def test_the_override_changes_nothing_for_operators(compose):
+    # The production file alone: registry images, its own network, the GPU worker on.
+    services = compose["services"]
+    assert services["postgres"]["image"].startswith("postgres:")
+    assert services["minio"]["image"].startswith("quay.io/minio/")
+    assert not any("network_mode" in svc for svc in services.values())
+    assert "profiles" not in services["worker"]
+
+
+def test_the_s3_stand_in_runs_the_tests_moto():
+    pinned = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]["test"]
+    moto = [d for d in pinned if d.startswith("moto")]
+    assert ("ARG", f"MOTO={moto[0]}") in dockerfile_instructions(SERVICES_DOCKERFILE)
+    assert base_images(SERVICES_DOCKERFILE) == ["upscaler-python:3.11-bookworm"]
 
 
 # --- Kubernetes -----------------------------------------------------------------------------

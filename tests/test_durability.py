@@ -21,7 +21,7 @@ from billing.models import LedgerEntry
 from jobs.models import Job, WebhookDelivery
 from tests import images
 from tests.conftest import gunicorn_command, worker_env
-from tests.flows import Client, download_image
+from tests.flows import Client, download_image, wait_until
 from tests.ports import free_port
 from tests.servers import WebhookReceiver
 
@@ -32,16 +32,6 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 FAST_RECOVERY = dict(
     JOB_HEARTBEAT_SECONDS="0.5", JOB_STALE_AFTER_SECONDS="4", JOB_REQUEUE_AFTER_SECONDS="3", SWEEP_INTERVAL_SECONDS="1"
 )
-
-
-def wait_until(predicate, timeout: float, what: str):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_a_job_survives_its_worker_being_killed(make_worker, live_server, account):

@@ -76,11 +76,6 @@ def base_url(request: Request) -> str:
     return settings.PUBLIC_BASE_URL or request_base_url(request)
 
 
-def absolute_url(url: str, base_url: str) -> str:
-    """S3 presigned URLs are absolute; signed app URLs (local storage) get the base URL."""
-    return url if url.startswith(("http://", "https://")) else f"{base_url}{url}"
-
-
 def _submit_body(request: Request) -> tuple[dict, str, UploadedFile | None]:
     """(input fields, webhook, uploaded file) from a JSON body or a multipart form."""
     data: Any = request.data  # a dict (JSON) or a QueryDict (forms)

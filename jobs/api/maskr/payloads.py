@@ -3,7 +3,6 @@ batch's answer over its files in upload order."""
 
 from __future__ import annotations
 
-from jobs.api.views import absolute_url
 from jobs.models import Batch, Job
 from jobs.storage import absolute_url
 

@@ -8,8 +8,8 @@ from typing import Any
 from django.utils import timezone
 
 from jobs import surfaces
-from jobs.api.views import absolute_url
 from jobs.models import Job
+from jobs.storage import absolute_url
 
 REQUEST_TYPE = "upscaler"
 # The job's status -> the asynchronous request's (a failed or canceled upscale is DONE too,

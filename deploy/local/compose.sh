@@ -3,6 +3,7 @@
 # test override deploy/compose.local.yml (every service on the host network, ports on
 # 127.0.0.1). What `make compose-up`, `compose-account` and `compose-down` run.
 #
+#   deploy/local/compose.sh engine             # install the tools, start dockerd if none answers
 #   deploy/local/compose.sh up                 # build if needed, start, wait for /readyz
 #   deploy/local/compose.sh account NAME CREDITS   # prints the new API key on its last line
 #   deploy/local/compose.sh down               # stop, remove the containers and volumes
@@ -202,6 +203,10 @@ wait_ready() {
 }
 
 case "${1:-}" in
+  engine)
+    ensure_tools
+    ensure_engine
+    ;;
   up)
     ensure_tools
     ensure_engine
@@ -227,7 +232,7 @@ case "${1:-}" in
     compose "$@"
     ;;
   *)
-    sed -n '2,16p' "$0" >&2
+    sed -n '2,17p' "$0" >&2
     exit 2
     ;;
 esac

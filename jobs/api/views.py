@@ -6,7 +6,8 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, cast
 
 from django.conf import settings
@@ -21,6 +22,7 @@ from billing.models import Account
 from jobs import capabilities, completion, idempotency, lifecycle, model_catalog
 from jobs.api import ratelimit
 from jobs.api import serializers as s
+from jobs.api.errors import WaitsBusy
 from jobs.api.pagination import JobPagination
 from jobs.api.prefer import requested_wait
 from jobs.errors import InvalidRequest, JobNotFound, JobStateConflict
@@ -59,6 +61,17 @@ class SurfaceView(ApiView):
 
     def get_authenticate_header(self, request) -> str:
         return self.auth_scheme
+
+
+@contextmanager
+def wait_slot() -> Iterator[None]:
+    """Hold one of this web process's synchronous-wait slots (jobs/completion.py) for a
+    surface that answers once the job is done; WaitsBusy (503 with Retry-After, in the
+    surface's shape) when they are all taken."""
+    with completion.hold() as granted:
+        if not granted:
+            raise WaitsBusy()
+        yield
 
 
 def request_account(request: Request) -> Account:

@@ -13,7 +13,7 @@ from rest_framework.response import Response
 
 from jobs.api.apixo import errors, params, payloads, schema
 from jobs.api.parsers import JSONParser
-from jobs.api.views import ApiView, base_url, request_account, request_base_url
+from jobs.api.views import SurfaceView, base_url, request_account, request_base_url
 from jobs.errors import InvalidRequest, JobNotFound, ModelNotInstalled
 from jobs.model_catalog import UnknownModel
 from jobs.models import Job
@@ -24,16 +24,11 @@ MODEL_PARAMETER = OpenApiParameter(
 )
 
 
-class ApixoView(ApiView):
+class ApixoView(SurfaceView):
     """APIXO's surface: JSON bodies, answers and errors in its envelope."""
 
     parser_classes = [JSONParser]
-
-    def get_exception_handler(self):
-        return errors.exception_handler
-
-    def get_authenticate_header(self, request) -> str:
-        return "Bearer"
+    surface_errors = staticmethod(errors.exception_handler)
 
     def check_model(self, model: str) -> None:
         if model != params.MODEL_ID:

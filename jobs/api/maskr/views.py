@@ -14,7 +14,7 @@ from rest_framework.response import Response
 
 from jobs import capabilities, completion
 from jobs.api.maskr import errors, params, payloads, schema, uploads
-from jobs.api.views import SurfaceView, base_url, request_account, request_base_url
+from jobs.api.views import SurfaceView, base_url, request_account, request_base_url, wait_slot
 from jobs.batches import BatchFile, submit_batch
 from jobs.errors import ImageTooLarge, JobNotFound, ModelNotInstalled
 from jobs.models import Batch, Job
@@ -41,9 +41,7 @@ class MaskrSubmitView(MaskrView):
 
     def answer(self, request: Request) -> Response:
         options, problems = params.parse_query(request.query_params)
-        with completion.hold() as granted:
-            if not granted:  # refused before the body is read, and before any charge
-                raise errors.WaitsBusy()
+        with wait_slot():  # else 503, before the body is read, and before any charge
             files = self.read_files(request, problems)
             if problems:
                 raise errors.ValidationFailed(problems)

@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from jobs import completion
-from jobs.api.views import SurfaceView, base_url, request_account, request_base_url
+from jobs.api.views import SurfaceView, base_url, request_account, request_base_url, wait_slot
 from jobs.api.ximilar import errors, params, payloads, schema
 from jobs.errors import InvalidRequest, JobNotFound
 from jobs.models import Job
@@ -86,9 +86,7 @@ class UpscaleView(XimilarView):
         tags=["ximilar"],
     )
     def post(self, request: Request, scale: str) -> Response:
-        with completion.hold() as granted:
-            if not granted:  # refused before anything is read or charged
-                raise errors.WaitsBusy()
+        with wait_slot():  # else 503, before anything is read or charged
             options = params.parse(request.data, params.SCALES[scale])
             job = submit_upscale(request, options)
             completion.wait_for([job.id], settings.SYNC_WAIT_MAX_SECONDS)

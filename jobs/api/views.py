@@ -19,14 +19,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from billing.models import Account
-from jobs import capabilities, completion, idempotency, lifecycle, model_catalog
-from jobs.api import ratelimit
+from jobs import capabilities, completion, idempotency, lifecycle, model_catalog, ratelimit
 from jobs.api import serializers as s
 from jobs.api.errors import WaitsBusy
 from jobs.api.pagination import JobPagination
 from jobs.api.prefer import requested_wait
-from jobs.errors import InvalidRequest, JobNotFound, JobStateConflict
-from jobs.models import Job
+from jobs.errors import InvalidRequest, JobStateConflict
+from jobs.models import Job, public_base_url
+from jobs.ownership import owned
 from jobs.submission import Submission, clean_webhook, read_image, submit
 
 ERRORS = {code: s.ErrorSerializer for code in (400, 401, 403, 409, 429, 503)}
@@ -86,7 +86,7 @@ def request_base_url(request: Request) -> str:
 
 def base_url(request: Request) -> str:
     """The base of app-served URLs in this answer: PUBLIC_BASE_URL when set, else the request's."""
-    return settings.PUBLIC_BASE_URL or request_base_url(request)
+    return public_base_url(request_base_url(request))
 
 
 def _submit_body(request: Request) -> tuple[dict, str, UploadedFile | None]:
@@ -218,10 +218,7 @@ RestoreView = _submit_view("restore", "Artifact and noise removal at the origina
 
 
 def _own_job(request: Request, job_id: str) -> Job:
-    try:
-        return Job.objects.get(pk=uuid.UUID(job_id), account=request_account(request))
-    except (ValueError, Job.DoesNotExist):
-        raise JobNotFound(f"No job with id {job_id!r} for this account.") from None
+    return owned(Job, request_account(request), job_id)
 
 
 class StatusView(ApiView):
@@ -336,14 +333,8 @@ class RedeliverWebhookView(ApiView):
     )
     def post(self, request: Request, job_id: str) -> Response:
         """Send the job's final payload to its webhook once more (recorded like any attempt)."""
-        from jobs.tasks import deliver_webhook
-
         job = _own_job(request, job_id)
-        if not job.webhook_url:
-            raise JobStateConflict("This job has no webhook.")
-        if not job.is_finished:
-            raise JobStateConflict(f"The job is {job.status}; its webhook is sent when it ends.")
-        deliver_webhook.apply_async(args=[str(job.id)], kwargs={"manual": True})
+        lifecycle.redeliver(job)
         return Response({"id": str(job.id), "status": "QUEUED"}, status=202)
 
 

@@ -3,11 +3,9 @@ section of the navigation is open."""
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.shortcuts import render
-from django.utils import timezone
 
-from jobs.models import Job
+from jobs import models
 
 NAV = [
     ("playground", "Playground", "web:playground"),
@@ -35,20 +33,10 @@ def request_base_url(request) -> str:
 
 
 def public_base_url(request) -> str:
-    return settings.PUBLIC_BASE_URL or request_base_url(request)
+    return models.public_base_url(request_base_url(request))
 
 
 def rate_key(account) -> str:
     """The web app counts against the API's rate-limit windows per account (the API counts
     per key), under a name no key id can take."""
     return f"web-{account.pk}"
-
-
-def outputs_live(job: Job) -> bool:
-    """The result files exist and their URLs still work."""
-    return (
-        job.status == Job.Status.SUCCESS
-        and not job.files_deleted_at
-        and job.expires_at is not None
-        and job.expires_at > timezone.now()
-    )

@@ -1,6 +1,6 @@
-"""Sign-in throttling: failed attempts counted per email and per client address with the
-shared counters the API's rate limiter uses (jobs/counters.py: Redis, or the database on the
-embedded default), in fixed windows, so every web process counts against the same windows."""
+"""Sign-in throttling: failed attempts counted per email and per client address in the
+fixed windows of jobs/ratelimit.py (shared counters: Redis, or the database on the embedded
+default), so every web process counts against the same windows."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import time
 
 from django.conf import settings
 
-from jobs import counters
+from jobs import counters, ratelimit
 from jobs.errors import RateLimited
 
 log = logging.getLogger(__name__)
@@ -27,10 +27,8 @@ def client_ip(request) -> str:
 
 
 def _counter(scope: str, ident: str, seconds: int, now: float) -> tuple[str, int]:
-    start = int(now // seconds) * seconds
     # Hashed: the key names neither the email nor the address.
-    digest = hashlib.sha256(ident.encode()).hexdigest()[:32]
-    return f"rl:{scope}:{digest}:{seconds}:{start}", max(int(start + seconds - now), 1)
+    return ratelimit.fixed_window(scope, hashlib.sha256(ident.encode()).hexdigest()[:32], seconds, now)
 
 
 def check(scope: str, ident: str, limit: int, seconds: int, message: str) -> None:

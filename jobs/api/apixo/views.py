@@ -4,8 +4,6 @@ errors.py."""
 
 from __future__ import annotations
 
-import uuid
-
 from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.request import Request
@@ -14,9 +12,10 @@ from rest_framework.response import Response
 from jobs.api.apixo import errors, params, payloads, schema
 from jobs.api.parsers import JSONParser
 from jobs.api.views import SurfaceView, base_url, request_account, request_base_url
-from jobs.errors import InvalidRequest, JobNotFound, ModelNotInstalled
+from jobs.errors import InvalidRequest, ModelNotInstalled
 from jobs.model_catalog import UnknownModel
 from jobs.models import Job
+from jobs.ownership import owned
 from jobs.submission import Submission, read_and_submit
 
 MODEL_PARAMETER = OpenApiParameter(
@@ -95,8 +94,6 @@ class StatusTaskView(ApixoView):
         task_id = request.query_params.get("taskId", "").strip()
         if not task_id:
             raise InvalidRequest(params.missing("taskId"), field="taskId")
-        try:
-            job = Job.objects.get(pk=uuid.UUID(task_id), account=request_account(request), surface=Job.Surface.APIXO)
-        except (ValueError, Job.DoesNotExist):
-            raise JobNotFound(f"Task not found: {task_id!r}.") from None
+        message = f"Task not found: {task_id!r}."
+        job = owned(Job, request_account(request), task_id, message=message, surface=Job.Surface.APIXO)
         return Response(payloads.status(job, base_url(request)))

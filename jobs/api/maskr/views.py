@@ -4,8 +4,6 @@ by payloads.py; errors take Maskr's shapes in errors.py."""
 
 from __future__ import annotations
 
-import uuid
-
 from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.parsers import MultiPartParser
@@ -16,14 +14,15 @@ from jobs import capabilities, completion
 from jobs.api.maskr import errors, params, payloads, schema, uploads
 from jobs.api.views import SurfaceView, base_url, request_account, request_base_url, wait_slot
 from jobs.batches import BatchFile, submit_batch
-from jobs.errors import ImageTooLarge, JobNotFound, ModelNotInstalled
+from jobs.errors import ImageTooLarge, ModelNotInstalled
 from jobs.models import Batch, Job
+from jobs.ownership import owned
 from jobs.submission import read_image, submit
 
 QUERY_PARAMETERS = [
     OpenApiParameter("scale_factor", int, enum=list(params.SCALE_FACTORS), default=4, description="2 or 4"),
     OpenApiParameter("output_format", str, enum=list(params.OUTPUT_FORMATS), default="jpeg"),
-    OpenApiParameter("quality", int, default=85, description="1-100; JPEG and WebP only"),
+    OpenApiParameter("quality", int, default=params.Options.quality, description="1-100; JPEG and WebP only"),
 ]
 
 
@@ -149,10 +148,7 @@ def _batch_file(upload) -> BatchFile:
 
 
 def _own(model, request: Request, object_id: str):
-    try:
-        return model.objects.get(pk=uuid.UUID(object_id), account=request_account(request))
-    except (ValueError, model.DoesNotExist):
-        raise JobNotFound(f"No {model._meta.verbose_name} with id {object_id!r} for this account.") from None
+    return owned(model, request_account(request), object_id)
 
 
 class JobView(MaskrView):

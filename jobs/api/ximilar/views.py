@@ -17,8 +17,9 @@ from rest_framework.response import Response
 from jobs import completion
 from jobs.api.views import SurfaceView, base_url, request_account, request_base_url, wait_slot
 from jobs.api.ximilar import errors, params, payloads, schema
-from jobs.errors import InvalidRequest, JobNotFound
+from jobs.errors import InvalidRequest
 from jobs.models import Job
+from jobs.ownership import owned
 from jobs.submission import Submission, inspect_image, read_image, submit
 
 # Ximilar keeps upscaled images for 24 hours.
@@ -96,10 +97,8 @@ class UpscaleView(XimilarView):
 
 
 def _own(request: Request, request_id: str) -> Job:
-    try:
-        return Job.objects.get(pk=uuid.UUID(request_id), account=request_account(request), surface=Job.Surface.XIMILAR)
-    except (ValueError, Job.DoesNotExist):
-        raise JobNotFound(f"No request with id {request_id!r} for this account.") from None
+    message = f"No request with id {request_id!r} for this account."
+    return owned(Job, request_account(request), request_id, message=message, surface=Job.Surface.XIMILAR)
 
 
 class RequestsView(XimilarView):

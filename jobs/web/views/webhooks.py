@@ -8,8 +8,7 @@ from django.db.models import Q
 from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
-from jobs import webhooks
-from jobs.api import ratelimit
+from jobs import ratelimit, webhooks
 from jobs.errors import RateLimited
 from jobs.models import WebhookDelivery
 from jobs.web.access import owner_required

@@ -14,9 +14,9 @@ import time
 from pathlib import Path
 
 import pytest
-import requests
 
-from tests import images
+from tests import flows, images
+from tests.conftest import answers
 from tests.flows import Client, download_image
 from tests.ports import free_port
 
@@ -57,16 +57,12 @@ def test_make_run_serves_jobs_end_to_end(tmp_path, file_server, webhook_receiver
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.time() + 180
-        while True:
-            try:
-                if requests.get(f"{base}/api/v1/schema", timeout=20).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
+
+        def up() -> bool:
             assert proc.poll() is None, (tmp_path / "run.log").read_text()[-3000:]
-            assert time.time() < deadline, (tmp_path / "run.log").read_text()[-3000:]
-            time.sleep(0.5)
+            return answers(f"{base}/api/v1/schema")
+
+        wait_until(up, 180, "the embedded default to answer", tmp_path / "run.log")
         assert (tmp_path / "var" / "db.sqlite3").exists()
 
         created = subprocess.run(
@@ -142,13 +138,10 @@ def workers(procs: dict, launcher: int) -> list[int]:
 
 
 def wait_until(predicate, timeout: float, what: str, log: Path):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}\n{log.read_text(errors='replace')[-3000:]}")
+    """flows.wait_until, with the launcher's log on failure."""
+    return flows.wait_until(
+        predicate, timeout, what, interval=0.2, context=lambda: log.read_text(errors="replace")[-3000:]
+    )
 
 
 def test_a_killed_worker_leaves_one_beat_and_stopping_leaves_no_process(tmp_path):
@@ -195,10 +188,7 @@ def test_a_killed_worker_leaves_one_beat_and_stopping_leaves_no_process(tmp_path
 
         os.killpg(session, signal.SIGINT)  # Ctrl-C in the terminal that runs `make run`
         launcher.wait(timeout=60)
-        deadline = time.time() + 15
-        while session_processes(session) and time.time() < deadline:
-            time.sleep(0.2)
-        assert session_processes(session) == {}
+        wait_until(lambda: session_processes(session) == {}, 15, "every process of the session to end", log_path)
     finally:
         for pid in session_processes(session):
             with contextlib.suppress(ProcessLookupError):

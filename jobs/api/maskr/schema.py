@@ -1,20 +1,28 @@
 """Maskr's request and answer shapes, for the OpenAPI schema (the answers themselves are
-built by payloads.py)."""
+built by payloads.py; the states and limits documented here are read from payloads.py,
+params.py and the settings, not written again)."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from rest_framework import serializers
 
-STATUSES = ["pending", "processing", "completed", "failed"]
+from jobs.api.maskr.params import MAX_BATCH_FILES
+from jobs.api.maskr.payloads import STATUS
+
+STATUSES = list(dict.fromkeys(STATUS.values()))
 
 
 class MaskrUploadSerializer(serializers.Serializer):
-    file = serializers.FileField(help_text="JPEG, PNG or WebP, up to 50 MB")
+    file = serializers.FileField(help_text=f"JPEG, PNG or WebP, up to {settings.MAX_INPUT_BYTES // 2**20} MB")
 
 
 class MaskrBatchUploadSerializer(serializers.Serializer):
     files = serializers.ListField(
-        child=serializers.FileField(), min_length=1, max_length=50, help_text="1 to 50 images"
+        child=serializers.FileField(),
+        min_length=1,
+        max_length=MAX_BATCH_FILES,
+        help_text=f"1 to {MAX_BATCH_FILES} images",
     )
 
 

@@ -16,6 +16,8 @@ from jobs.submission import clean_webhook
 SCALES = {"2x": 2, "4x": 4, "8x": 8}
 ENDPOINTS = {f"upscale_{name}": factor for name, factor in SCALES.items()}  # the asynchronous form's
 REQUEST_TYPE = "upscaler"
+# Ximilar keeps upscaled images for 24 hours.
+OUTPUT_TTL_SECONDS = 24 * 3600
 MODES = ("artifact_removal", "ironed_out", "high_fidelity")
 MODEL_TYPES = ("gan",)  # absent or null: the classic model
 IMAGE_FORMATS = tuple(OutputFormat.values)

@@ -7,10 +7,10 @@ from typing import Any
 
 from django.utils import timezone
 
+from jobs.api.ximilar.params import REQUEST_TYPE
 from jobs.models import Job
 from jobs.storage import absolute_url
 
-REQUEST_TYPE = "upscaler"
 # The job's status -> the asynchronous request's (a failed or canceled upscale is DONE too,
 # with its error in `response`).
 REQUEST_STATUS: dict[str, str] = {

@@ -1,11 +1,13 @@
 """Ximilar's request and answer shapes, for the OpenAPI schema (the bodies are read by
-params.py and built by payloads.py)."""
+params.py and built by payloads.py). Answers echo the client's own record fields, which a
+serializer would drop, so they are built by payloads.py; every state, type, limit and
+lifetime documented here is read from params.py and payloads.py, not written again."""
 
 from __future__ import annotations
 
 from rest_framework import serializers
 
-from jobs.api.ximilar import params
+from jobs.api.ximilar import params, payloads
 
 
 class XimilarRecordSerializer(serializers.Serializer):
@@ -22,7 +24,9 @@ class XimilarUpscaleRequestSerializer(serializers.Serializer):
     image_format = serializers.ChoiceField(
         choices=list(params.IMAGE_FORMATS), required=False, help_text="absent: png with alpha, else jpg"
     )
-    image_quality = serializers.IntegerField(min_value=1, max_value=100, default=params.DEFAULT_QUALITY)
+    image_quality = serializers.IntegerField(
+        min_value=params.QUALITY_RANGE[0], max_value=params.QUALITY_RANGE[1], default=params.DEFAULT_QUALITY
+    )
     tune_colors = serializers.BooleanField(default=True)
 
 
@@ -52,7 +56,9 @@ class XimilarAnswerRecordSerializer(serializers.Serializer):
     _height = serializers.IntegerField()
     _upscaled_width = serializers.IntegerField(required=False)
     _upscaled_height = serializers.IntegerField(required=False)
-    _upscaled_image_url = serializers.CharField(required=False, help_text="works for 24 hours")
+    _upscaled_image_url = serializers.CharField(
+        required=False, help_text=f"works for {params.OUTPUT_TTL_SECONDS // 3600} hours"
+    )
 
 
 class XimilarAnswerSerializer(serializers.Serializer):
@@ -68,8 +74,8 @@ class XimilarErrorSerializer(serializers.Serializer):
 
 class XimilarRequestSerializer(serializers.Serializer):
     id = serializers.CharField()
-    status = serializers.ChoiceField(choices=["CREATED", "PROCESSING", "DONE"])
-    type = serializers.CharField()
+    status = serializers.ChoiceField(choices=list(dict.fromkeys(payloads.REQUEST_STATUS.values())))
+    type = serializers.ChoiceField(choices=[params.REQUEST_TYPE])
     response = XimilarAnswerSerializer(required=False, help_text="once DONE: the synchronous endpoint's answer")
 
 

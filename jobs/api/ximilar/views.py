@@ -5,7 +5,6 @@ shaped by payloads.py; errors take Ximilar's shapes in errors.py."""
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
 
 from django.conf import settings
 from django.core.paginator import EmptyPage, Paginator
@@ -22,8 +21,6 @@ from jobs.models import Job
 from jobs.ownership import owned
 from jobs.submission import Submission, inspect_image, read_image, submit
 
-# Ximilar keeps upscaled images for 24 hours.
-OUTPUT_TTL_SECONDS = int(timedelta(hours=24).total_seconds())
 REQUESTS_PAGE_SIZE = 20
 
 
@@ -61,7 +58,7 @@ def submit_upscale(request: Request, options: params.Options, *, asynchronous: b
         base_url=request_base_url(request),
         output_format=options.output_format(info.has_alpha),
         output_quality=options.image_quality,
-        output_ttl_seconds=OUTPUT_TTL_SECONDS,
+        output_ttl_seconds=params.OUTPUT_TTL_SECONDS,
         webhook_headers=options.webhook_headers,
     )
     return submit(request_account(request), submission, image)
@@ -115,14 +112,14 @@ class RequestsView(XimilarView):
     )
     def post(self, request: Request) -> Response:
         job = submit_upscale(request, params.parse_request(request.data), asynchronous=True)
-        return Response({"id": str(job.id), "status": "CREATED", "type": payloads.REQUEST_TYPE})
+        return Response({"id": str(job.id), "status": "CREATED", "type": params.REQUEST_TYPE})
 
     @extend_schema(
         operation_id="ximilar_request_list",
         summary="The account's upscaler requests, newest first (20 a page)",
         parameters=[
             OpenApiParameter("page", int),
-            OpenApiParameter("type", str, enum=[payloads.REQUEST_TYPE]),
+            OpenApiParameter("type", str, enum=[params.REQUEST_TYPE]),
             OpenApiParameter("status", str, enum=["CREATED", "PROCESSING", "DONE"]),
         ],
         responses={200: schema.XimilarRequestListSerializer, **schema.READ_ERRORS},
@@ -131,7 +128,7 @@ class RequestsView(XimilarView):
     def get(self, request: Request) -> Response:
         jobs = Job.objects.filter(account=request_account(request), surface=Job.Surface.XIMILAR).order_by("-created_at")
         wanted_type = request.query_params.get("type")
-        if wanted_type not in (None, payloads.REQUEST_TYPE):
+        if wanted_type not in (None, params.REQUEST_TYPE):
             jobs = jobs.none()
         wanted_status = request.query_params.get("status")
         if wanted_status is not None:

@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -165,6 +164,9 @@ def test_a_killed_worker_leaves_one_beat_and_stopping_leaves_no_process(tmp_path
     def ready_count() -> int:
         return log_path.read_bytes().count(b" ready.")
 
+    def started_count(name: str) -> int:
+        return log_path.read_bytes().count(f"{name} started (pid ".encode())
+
     def started():
         return ready_count() >= 1 and beats(session_processes(session))
 
@@ -172,8 +174,9 @@ def test_a_killed_worker_leaves_one_beat_and_stopping_leaves_no_process(tmp_path
         wait_until(started, 180, "the worker and beat", log_path)
         [worker] = workers(session_processes(session), launcher.pid)
         os.kill(worker, signal.SIGKILL)  # the main process only, as an OOM kill or a crash would
-        wait_until(lambda: ready_count() >= 2, 180, "the worker's restart", log_path)
-        time.sleep(3)  # a beat inside the new worker would have started by now
+        # The launcher restarted it, and the new worker reported ready: a beat inside a worker
+        # (--beat) is started before the worker reports ready, so it would be there now.
+        wait_until(lambda: started_count("worker") >= 2 and ready_count() >= 2, 180, "the worker's restart", log_path)
         procs = session_processes(session)
         assert worker not in procs
         assert len(beats(procs)) == 1, procs
@@ -182,9 +185,13 @@ def test_a_killed_worker_leaves_one_beat_and_stopping_leaves_no_process(tmp_path
 
         [beat] = beats(procs)
         os.kill(beat, signal.SIGKILL)
+        # The launcher's whole answer to the exit: it logged the restart and started one beat,
+        # which is the only one alive.
+        wait_until(lambda: started_count("beat") >= 2, 60, "the launcher to restart beat", log_path)
+        new_beat = int(log_path.read_text().rsplit("beat started (pid ", 1)[1].split(")", 1)[0])
         wait_until(lambda: beats(session_processes(session)) not in ([], [beat]), 60, "a new beat", log_path)
-        time.sleep(2)
         assert len(beats(session_processes(session))) == 1
+        assert new_beat in session_processes(session)
 
         os.killpg(session, signal.SIGINT)  # Ctrl-C in the terminal that runs `make run`
         launcher.wait(timeout=60)

@@ -22,7 +22,7 @@ from django.db import transaction
 from billing import ledger, pricing
 from billing.models import Account
 from inference.imageio import MAX_SIDE, ImageError, ImageInfo, probe_image
-from jobs import capabilities, counters, lifecycle, model_catalog, safe_http, storage
+from jobs import capabilities, counters, idempotency, lifecycle, model_catalog, safe_http, storage
 from jobs.errors import (
     ImageFetchFailed,
     ImageInvalid,
@@ -59,6 +59,8 @@ class Submission:
     # An image that cannot be downloaded or read is accepted as a job that fails at once
     # (refunded) instead of refused: APIXO checks the image only once the task runs.
     defer_image_errors: bool = False
+    # The request's Idempotency-Key: the job is recorded on it as it is created and charged.
+    idempotency_key: str = ""
 
 
 def clean_webhook(value: object, field: str = "webhook") -> str:
@@ -367,6 +369,8 @@ def create_charged_job(
                 output_height=output_size[1],
             )
             ledger.debit_for_job(account.pk, job, cost)
+            if submission.idempotency_key:
+                idempotency.attach(account, submission.idempotency_key, job)
             if failure is None:
                 lifecycle.enqueue(job)
             else:

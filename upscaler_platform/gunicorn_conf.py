@@ -31,9 +31,8 @@ from upscaler_platform.env import env_int
 # Threads slow requests may hold at once in one process, and threads kept for the rest.
 THREADS_HELD = app.IMAGE_FETCH_MAX_IN_FLIGHT_PER_PROCESS + app.SYNC_WAIT_MAX_CONCURRENT
 RESERVED_THREADS = 8
-# The longest request allowed: a submit's download, then decoding, storing and queueing,
-# then the longest synchronous wait for the job.
-LONGEST_REQUEST_SECONDS = app.IMAGE_FETCH_DEADLINE_SECONDS + 30 + app.SYNC_WAIT_MAX_SECONDS
+# The longest request allowed (settings.py says what it covers).
+LONGEST_REQUEST_SECONDS = app.LONGEST_REQUEST_SECONDS
 
 worker_class = "gthread"
 workers = env_int("WEB_CONCURRENCY", 4)

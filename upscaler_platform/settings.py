@@ -222,6 +222,12 @@ SYNC_WAIT_MAX_CONCURRENT = env_int("SYNC_WAIT_MAX_CONCURRENT", 32)
 # The most a Maskr batch request's body may hold; each of its files is still limited to
 # MAX_INPUT_BYTES. Bodies over FILE_UPLOAD_MAX_MEMORY_SIZE are spooled to temporary files.
 MASKR_BATCH_MAX_BYTES = env_int("MASKR_BATCH_MAX_BYTES", 500 * 1024 * 1024)
+# The longest a request may run: a submit's download, then decoding, storing and queueing,
+# then the longest synchronous wait for the job. gunicorn's timeouts outlast it
+# (upscaler_platform/gunicorn_conf.py); an Idempotency-Key whose first request has run longer
+# than this (plus a minute) belongs to a request that died, and is resolved (jobs/idempotency.py).
+LONGEST_REQUEST_SECONDS = IMAGE_FETCH_DEADLINE_SECONDS + 30 + SYNC_WAIT_MAX_SECONDS
+IDEMPOTENCY_LEASE_SECONDS = LONGEST_REQUEST_SECONDS + 60
 # The network APIXO's image-upscaler tasks run: a model's name (GET /api/v1/models), or
 # blank for precise's own (RealESRGAN_x4plus).
 APIXO_MODEL = env_str("APIXO_MODEL", "")

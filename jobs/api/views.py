@@ -117,23 +117,30 @@ class SubmitView(ApiView):
             return self._submit(request, validated, webhook, upload)
 
         key = idempotency.validate_key(key)
+        account = request_account(request)
         digest = None
         if upload is not None:
             digest = hashlib.sha256(upload.read()).hexdigest()
             upload.seek(0)
         print_ = idempotency.fingerprint(self.mode, validated, webhook, digest)
-        replay = idempotency.begin(request_account(request), key, print_)
+        replay = idempotency.begin(account, key, print_)
         if replay is not None:
-            return Response(replay["body"], status=replay["status"], headers={"Idempotent-Replayed": "true"})
+            if replay.job is not None:  # the first request died after creating its job
+                body = submit_answer(replay.job)
+                idempotency.finish(account, key, status.HTTP_200_OK, body)
+                return Response(body, headers={"Idempotent-Replayed": "true"})
+            return Response(replay.body, status=replay.status, headers={"Idempotent-Replayed": "true"})
         try:
-            response = self._submit(request, validated, webhook, upload)
+            response = self._submit(request, validated, webhook, upload, idempotency_key=key)
         except BaseException:
-            idempotency.abandon(request_account(request), key)
+            job = idempotency.abandon(account, key)
+            if job is not None:  # charged and queued: a retry gets the job, not a second one
+                idempotency.finish(account, key, status.HTTP_200_OK, submit_answer(job))
             raise
-        idempotency.finish(request_account(request), key, response.status_code, response.data)
+        idempotency.finish(account, key, response.status_code, response.data)
         return response
 
-    def _submit(self, request: Request, validated: dict, webhook: str, upload) -> Response:
+    def _submit(self, request: Request, validated: dict, webhook: str, upload, idempotency_key: str = "") -> Response:
         image = read_image(validated, upload, account=request_account(request))
         validated.pop("imageBase64", None)
         submission = Submission(
@@ -143,6 +150,7 @@ class SubmitView(ApiView):
             base_url=request_base_url(request),
             output_format=validated["outputFormat"],
             output_quality=validated["outputQuality"],
+            idempotency_key=idempotency_key,
         )
         job = submit(request_account(request), submission, image)
         wait = requested_wait(request.headers.get("Prefer"))
@@ -154,7 +162,12 @@ class SubmitView(ApiView):
                     return Response(
                         s.status_payload(job, base_url(request)), headers={"Preference-Applied": f"wait={wait}"}
                     )
-        return Response({"id": str(job.id), "status": job.status, "creditCost": job.credit_cost})
+        return Response(submit_answer(job))
+
+
+def submit_answer(job: Job) -> dict:
+    """Upsampler's answer to a submit without a wait: the job as it was queued."""
+    return {"id": str(job.id), "status": Job.Status.IN_QUEUE.value, "creditCost": job.credit_cost}
 
 
 def _submit_view(mode: str, summary: str):

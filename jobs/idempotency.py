@@ -78,8 +78,7 @@ def begin(account, key: str, print_: str) -> Replay | None:
         raise _in_progress()
     if record.fingerprint != print_:
         raise IdempotencyConflict(
-            "This Idempotency-Key was already used with a different request; use a new key "
-            "for a different request.",
+            "This Idempotency-Key was already used with a different request; use a new key for a different request.",
             field="Idempotency-Key",
         )
     if record.response_status is not None:

@@ -60,6 +60,8 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # Before CSRF, which reads form bodies: the web app's uploads are read under their limits.
+    "jobs.uploads.UploadLimitMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -154,6 +156,9 @@ UPSCALER_MODEL_DIR = env_str("UPSCALER_MODEL_DIR", str(BASE_DIR / "models"))
 MODEL_SCAN_ON_WORKER_START = env_bool("MODEL_SCAN_ON_WORKER_START", True)
 MAX_INPUT_BYTES = env_int("MAX_INPUT_BYTES", 50 * 1024 * 1024)
 MAX_INPUT_PIXELS = env_int("MAX_INPUT_PIXELS", 50_000_000)
+# The largest PNG or WebP the web tier decodes for a preview (admin and web app thumbnails:
+# 12 MP is about 48 MB decoded); a larger one gets none. JPEGs are decoded at 1/8 size.
+THUMBNAIL_MAX_DECODE_PIXELS = env_int("THUMBNAIL_MAX_DECODE_PIXELS", 12_000_000)
 MAX_OUTPUT_PIXELS = env_int("MAX_OUTPUT_PIXELS", 80_000_000)
 IMAGE_FETCH_CONNECT_TIMEOUT = env_float("IMAGE_FETCH_CONNECT_TIMEOUT", 5.0)
 IMAGE_FETCH_READ_TIMEOUT = env_float("IMAGE_FETCH_READ_TIMEOUT", 20.0)

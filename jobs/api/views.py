@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any, cast
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.core.files.uploadedfile import UploadedFile
 from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
 from rest_framework import status
@@ -18,12 +19,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from billing.models import Account
-from jobs import capabilities, completion, idempotency, lifecycle, model_catalog
+from jobs import capabilities, completion, idempotency, lifecycle, model_catalog, uploads
 from jobs.api import ratelimit
 from jobs.api import serializers as s
 from jobs.api.pagination import JobPagination
 from jobs.api.prefer import requested_wait
-from jobs.errors import InvalidRequest, JobNotFound, JobStateConflict
+from jobs.errors import ImageTooLarge, InvalidRequest, JobNotFound, JobStateConflict
 from jobs.models import Job
 from jobs.submission import Submission, clean_webhook, read_image, submit
 
@@ -77,8 +78,22 @@ def base_url(request: Request) -> str:
 
 
 def _submit_body(request: Request) -> tuple[dict, str, UploadedFile | None]:
-    """(input fields, webhook, uploaded file) from a JSON body or a multipart form."""
-    data: Any = request.data  # a dict (JSON) or a QueryDict (forms)
+    """(input fields, webhook, uploaded file) from a JSON body or a multipart form. A form's
+    whole body is limited as a JSON body is (DATA_UPLOAD_MAX_MEMORY_SIZE, refused from its
+    Content-Length before it is read: 413), its file to MAX_INPUT_BYTES (stopped there)."""
+    uploads.limit(
+        request._request,
+        "image",
+        max_request_bytes=settings.DATA_UPLOAD_MAX_MEMORY_SIZE,
+        max_file_bytes=settings.MAX_INPUT_BYTES,
+        body_scope="request",
+    )
+    try:
+        data: Any = request.data  # a dict (JSON) or a QueryDict (forms)
+    except uploads.UploadTooLarge as exc:
+        if exc.scope == "request":
+            raise RequestDataTooBig() from None
+        raise ImageTooLarge(settings.MAX_INPUT_BYTES, field="image") from None
     upload = request.FILES.get("image") if hasattr(request, "FILES") else None
     if not hasattr(data, "getlist"):  # JSON
         if not isinstance(data, dict):
@@ -94,7 +109,7 @@ def _submit_body(request: Request) -> tuple[dict, str, UploadedFile | None]:
         if data.get("input"):
             try:
                 nested = json.loads(data["input"])
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: nested too deeply
                 raise InvalidRequest("input must be a JSON object when sent as a form field.", field="input") from None
             if not isinstance(nested, dict):
                 raise InvalidRequest("input must be a JSON object when sent as a form field.", field="input")

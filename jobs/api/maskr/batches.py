@@ -9,9 +9,9 @@ from billing.pricing import output_size
 from jobs import errors
 from jobs.api.maskr import errors as maskr_errors
 from jobs.api.maskr.params import Options
-from jobs.api.maskr.uploads import OversizedFile
 from jobs.models import Batch, Job
 from jobs.submission import Submission, inspect_image, read_image, submit
+from jobs.uploads import OversizedFile
 
 MAX_FILENAME = 255
 

@@ -12,8 +12,8 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from jobs import capabilities, completion
-from jobs.api.maskr import errors, params, payloads, schema, uploads
+from jobs import capabilities, completion, uploads
+from jobs.api.maskr import errors, params, payloads, schema
 from jobs.api.maskr.batches import filename, submission, submit_batch
 from jobs.api.views import SurfaceView, base_url, request_account, request_base_url
 from jobs.errors import JobNotFound, ModelNotInstalled

@@ -37,6 +37,7 @@ __all__ = [
     "ImageTooLargeError",
     "UnsupportedImageError",
     "decode_image",
+    "COMPRESSED_FORMAT",
     "MAX_SIDE",
     "encode",
     "encode_jpeg",
@@ -614,7 +615,11 @@ def encode_webp(image: Image.Image, icc_profile: bytes | None = None, quality: i
 
 # Output formats as the APIs name them -> (encoder, file extension). WebP and JPEG cap each
 # side (libwebp at 16383 px, JPEG at 65535 px); the web tier refuses larger outputs up front.
+# The most pixels a side each encoder can write (libwebp's, libjpeg's, PNG's). The web tier
+# refuses at submit an output that its format, or the compressed copy, cannot hold.
 MAX_SIDE = {"webp": 16383, "jpg": 65535, "png": 2**31 - 1}
+# Every job's second output (compressedImageUrl) is a JPEG.
+COMPRESSED_FORMAT = "jpg"
 
 
 def encode(image: Image.Image, fmt: str, icc_profile: bytes | None = None, quality: int = 85) -> bytes:

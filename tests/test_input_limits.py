@@ -155,3 +155,33 @@ def test_a_playground_body_over_the_limit_is_a_413_before_it_is_read(live_server
     message = "The image is larger than 50 MB, the largest allowed."
     assert body == {"error": message} if path.endswith("quote") else message in body
     assert sent < 8 * MB, sent
+
+
+# -- outputs that cannot be encoded are refused at submit ----------------------------------------
+
+
+def long_png(width: int, height: int) -> str:
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), (200, 30, 30)).save(out, "PNG")
+    return base64.b64encode(out.getvalue()).decode()
+
+
+def test_an_output_the_compressed_jpeg_cannot_hold_is_refused_at_submit(api, account):
+    """The issue's case: a 1x66000 PNG ran 200 s of inference, then failed on the JPEG side
+    limit (65535) of its compressed copy. Every job gets that copy, whatever its format."""
+    for mode, fields in (("restore", {}), ("precise-upscale", {"upscaleFactor": 1, "outputFormat": "png"})):
+        r = api.post(mode, {"input": {"imageBase64": long_png(1, 66000), **fields}})
+        assert r.status_code == 400, r.json()
+        assert r.json()["error"] == (
+            "The output would be 1x66000, and JPEG images (every job's compressed copy is one) can be at most "
+            "65535 pixels on a side: the image itself is too long for any factor."
+        )
+    r = api.post("precise-upscale", {"input": {"imageBase64": long_png(2, 40000), "upscaleFactor": 2}})
+    assert r.status_code == 400 and r.json()["error"] == (
+        "The output would be 4x80000, and JPEG images (every job's compressed copy is one) can be at most "
+        "65535 pixels on a side: choose a smaller upscaleFactor."
+    )
+    assert not Job.objects.exists() and not LedgerEntry.objects.filter(kind="debit").exists()
+    # Within the limit it is taken.
+    r = api.post("precise-upscale", {"input": {"imageBase64": long_png(2, 30000), "upscaleFactor": 2}})
+    assert r.status_code == 200, r.json()

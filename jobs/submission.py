@@ -71,6 +71,8 @@ def clean_webhook(value: object, field: str = "webhook") -> str:
     if not isinstance(value, str):
         raise InvalidRequest(f"{field} must be an http or https URL.", field=field)
     url = value.strip()
+    if not url.isascii() and not url.isprintable():  # a lone surrogate, a control character
+        raise InvalidRequest(f"{field} must be a valid http or https URL (got {ascii(url)}).", field=field)
     if len(url) > 2000:
         raise InvalidRequest(f"{field} must be at most 2000 characters.", field=field)
     try:

@@ -23,6 +23,7 @@ from jobs import capabilities, completion, idempotency, lifecycle, model_catalog
 from jobs.api import ratelimit
 from jobs.api import serializers as s
 from jobs.api.pagination import JobPagination
+from jobs.api.parsers import LONE_SURROGATE, has_lone_surrogate
 from jobs.api.prefer import requested_wait
 from jobs.errors import ImageTooLarge, InvalidRequest, JobNotFound, JobStateConflict
 from jobs.models import Job
@@ -113,6 +114,8 @@ def _submit_body(request: Request) -> tuple[dict, str, UploadedFile | None]:
                 raise InvalidRequest("input must be a JSON object when sent as a form field.", field="input") from None
             if not isinstance(nested, dict):
                 raise InvalidRequest("input must be a JSON object when sent as a form field.", field="input")
+            if has_lone_surrogate(nested):
+                raise InvalidRequest(f"input: {LONE_SURROGATE}", field="input")
             fields.update(nested)
         webhook = data.get("webhook") or ""
     return fields, clean_webhook(webhook), upload

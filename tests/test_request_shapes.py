@@ -143,3 +143,144 @@ def test_a_latin_1_webhook_header_is_taken(client, account):
     r = ximilar_post(client, account, "/account/v2/request", raw)
     assert r.status_code == 200, r.content
     assert Job.objects.get().webhook_headers == {"X-Shop-Token": "café"}
+
+
+# -- 22: unknown paths under each surface's prefix ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "shape"),
+    [
+        ("/api/v1/nope", "upsampler"),
+        ("/api/v1/jobs/123/nope", "upsampler"),
+        ("/api/v1/statusTask/image-upscaler/more", "apixo"),
+        ("/v1/services/nope", "maskr"),
+        ("/v1/services/image-upscaling/jobs", "maskr"),
+        ("/upscaler/2x", "ximilar"),
+        ("/account/v2/nope", "ximilar"),
+    ],
+)
+@pytest.mark.parametrize("method", ["get", "post", "delete"])
+def test_an_unknown_path_under_a_surfaces_prefix_is_a_404_in_its_shape(client, account, path, shape, method):
+    r = getattr(client, method)(path, HTTP_AUTHORIZATION=f"Bearer {account.raw_key}")
+    assert r.status_code == 404 and r["Content-Type"] == "application/json", r.content
+    body = r.json()
+    if shape == "upsampler":
+        assert body["status"] == "FAILED" and f"There is no endpoint {method.upper()} {path}" in body["error"]
+    elif shape == "apixo":
+        assert body["code"] == 404 and body["data"] is None and "APIXO's are" in body["message"]
+    elif shape == "maskr":
+        assert body == {"detail": "Not Found"}  # FastAPI's words
+    else:
+        assert body["status"]["code"] == 404 and body["status"]["text"] == "Not Found"
+        assert body["statistics"] == {"processing time": 0.0}
+
+
+def test_the_web_apps_own_paths_keep_its_html_404(client):
+    r = client.get("/nope")
+    assert r.status_code == 404 and r["Content-Type"].startswith("text/html")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "shape"),
+    [
+        ("delete", "/api/v1/precise-upscale", "upsampler"),
+        ("get", "/api/v1/generateTask/image-upscaler", "apixo"),
+        ("put", "/v1/services/image-upscaling", "maskr"),
+        ("patch", "/upscaler/2x/upscale", "ximilar"),
+    ],
+)
+def test_a_wrong_method_is_a_405_in_the_surfaces_shape(client, account, method, path, shape):
+    r = getattr(client, method)(path, HTTP_AUTHORIZATION=f"Bearer {account.raw_key}")
+    assert r.status_code == 405 and r["Content-Type"] == "application/json", r.content
+    key = {"upsampler": "error", "apixo": "message", "maskr": "detail", "ximilar": "status"}[shape]
+    assert key in r.json()
+
+
+# -- 17: what Django refuses before a view, trailing slashes, unknown parameters ---------------------
+
+
+def many_fields(count: int) -> dict:
+    return {f"f{i}": "x" for i in range(count)}
+
+
+@pytest.mark.parametrize(
+    ("path", "key"),
+    [("/api/v1/precise-upscale", "error"), ("/v1/services/image-upscaling", "detail")],
+)
+def test_too_many_fields_is_a_400_in_the_surfaces_shape(client, account, settings, path, key):
+    settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 10
+    upload = io.BytesIO(images.png(24, 20))
+    upload.name = "a.png"
+    r = client.post(path, {"file": upload, **many_fields(20)}, HTTP_AUTHORIZATION=f"Bearer {account.raw_key}")
+    assert r.status_code == 400 and r["Content-Type"] == "application/json", r.content
+    assert "DATA_UPLOAD_MAX_NUMBER_FIELDS" in r.json()[key], r.json()
+    nothing_charged(account)
+
+
+def test_too_many_files_is_a_400_in_the_surfaces_shape(client, account, settings):
+    settings.DATA_UPLOAD_MAX_NUMBER_FILES = 3
+    files = []
+    for i in range(5):
+        f = io.BytesIO(images.png(24, 20))
+        f.name = f"{i}.png"
+        files.append(f)
+    r = client.post("/api/v1/precise-upscale", {"other": files}, HTTP_AUTHORIZATION=f"Bearer {account.raw_key}")
+    assert r.status_code == 400 and r.json()["status"] == "FAILED", r.content
+    assert "DATA_UPLOAD_MAX_NUMBER_FILES" in r.json()["error"]
+    r = client.post("/v1/services/image-upscaling", {"other": files}, HTTP_AUTHORIZATION=f"Bearer {account.raw_key}")
+    assert r.status_code == 400 and "DATA_UPLOAD_MAX_NUMBER_FILES" in r.json()["detail"], r.content
+    nothing_charged(account)
+
+
+@pytest.mark.parametrize(
+    ("path", "target"),
+    [
+        ("/v1/services/image-upscaling/?scale_factor=2", "/v1/services/image-upscaling?scale_factor=2"),
+        ("/v1/services/image-upscaling/batch/", "/v1/services/image-upscaling/batch"),
+    ],
+)
+def test_a_maskr_path_with_a_trailing_slash_redirects_as_fastapi_does(client, account, path, target):
+    r = client.post(path, {}, HTTP_AUTHORIZATION=f"Bearer {account.raw_key}")
+    assert r.status_code == 307 and r["Location"] == f"http://testserver{target}", r.content
+
+
+def test_a_maskr_path_with_a_trailing_slash_that_does_not_exist_is_a_404(client, account):
+    r = client.post("/v1/services/image-upscaling/nope/", {}, HTTP_AUTHORIZATION=f"Bearer {account.raw_key}")
+    assert r.status_code == 404 and r.json() == {"detail": "Not Found"}
+
+
+def test_an_unknown_parameter_of_the_jobs_list_is_a_400(api):
+    r = api.get("jobs?foo=1")
+    assert r.status_code == 400 and r.json() == {
+        "status": "FAILED",
+        "error": "Unknown query parameter 'foo': the jobs list takes status, mode, batch, page, pageSize.",
+    }
+    assert api.get("jobs?status=SUCCESS&page=1&pageSize=5").status_code == 200
+
+
+# -- 22: APIXO's words -------------------------------------------------------------------------
+
+
+def test_apixo_names_its_own_fields_in_its_pattern(client, account):
+    body = {"request_type": "callback", "callback_url": "ftp://hooks.example/x", "input": {"image_urls": ["x"]}}
+    r = client.post(
+        "/api/v1/generateTask/image-upscaler",
+        json.dumps(body),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {account.raw_key}",
+    )
+    assert r.status_code == 400 and r.json()["message"].startswith("The parameter {{callback_url}} must be "), r.json()
+
+
+def test_apixo_speaks_of_image_urls_not_image_url(client, account, settings):
+    settings.IMAGE_FETCH_MAX_IN_FLIGHT_PER_PROCESS = 0  # every download is refused for want of a slot
+    body = {"input": {"image_urls": ["https://example.com/a.png"]}}
+    r = client.post(
+        "/api/v1/generateTask/image-upscaler",
+        json.dumps(body),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {account.raw_key}",
+    )
+    assert r.status_code == 429, r.content
+    assert "imageUrl" not in r.json()["message"] and "imageBase64" not in r.json()["message"], r.json()

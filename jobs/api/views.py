@@ -263,6 +263,9 @@ class CancelView(ApiView):
         return Response(s.status_payload(job, base_url(request)))
 
 
+JOB_LIST_PARAMETERS = ("status", "mode", "batch", "page", "pageSize")
+
+
 class JobListView(ApiView):
     @extend_schema(
         parameters=[
@@ -276,6 +279,12 @@ class JobListView(ApiView):
         tags=["jobs"],
     )
     def get(self, request: Request) -> Response:
+        unknown = sorted(set(request.query_params) - set(JOB_LIST_PARAMETERS))
+        if unknown:
+            raise InvalidRequest(
+                f"Unknown query parameter {unknown[0]!r}: the jobs list takes {', '.join(JOB_LIST_PARAMETERS)}.",
+                field=unknown[0],
+            )
         jobs = Job.objects.filter(account=request_account(request)).order_by("-created_at")
         for name, allowed in (("status", Job.Status.values), ("mode", Job.Mode.values)):
             wanted = request.query_params.get(name)

@@ -24,8 +24,8 @@ from django.http import HttpRequest
 from django.http.multipartparser import MultiPartParser
 
 from billing.models import LedgerEntry
+from jobs.api.uploads import LimitedUploadHandler, OversizedFile, TooManyFiles, UploadTooLarge
 from jobs.models import Job
-from jobs.uploads import LimitedUploadHandler, OversizedFile, TooManyFiles, UploadTooLarge
 from tests import images, maskr
 from tests.conftest import worker_env
 from tests.ports import free_port

@@ -55,13 +55,13 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "jobs.metrics.PrometheusMiddleware",  # first, so it times the whole request
+    "jobs.operators.metrics.PrometheusMiddleware",  # first, so it times the whole request
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     # Before CSRF, which reads form bodies: the web app's uploads are read under their limits.
-    "jobs.uploads.UploadLimitMiddleware",
+    "jobs.api.uploads.UploadLimitMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -382,7 +382,7 @@ LOGGING = {
 
 # --- API ------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["billing.authentication.ApiKeyAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["jobs.api.authentication.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PARSER_CLASSES": [
         "jobs.api.parsers.JSONParser",

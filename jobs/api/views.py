@@ -19,8 +19,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from billing.models import Account
-from jobs import capabilities, completion, idempotency, lifecycle, model_catalog, uploads
-from jobs.api import ratelimit
+from jobs import capabilities, completion, idempotency, lifecycle, model_catalog
+from jobs.api import ratelimit, uploads
 from jobs.api import serializers as s
 from jobs.api.pagination import JobPagination
 from jobs.api.parsers import LONE_SURROGATE, has_lone_surrogate
@@ -64,7 +64,7 @@ class SurfaceView(ApiView):
 
 
 def request_account(request: Request) -> Account:
-    """The account whose key authenticated the request (billing.authentication puts it in user)."""
+    """The account whose key authenticated the request (jobs.api.authentication puts it in user)."""
     return cast(Account, request.user)
 
 

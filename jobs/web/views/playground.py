@@ -16,10 +16,10 @@ from billing import pricing
 from inference.imageio import ImageInfo
 from jobs.api import ratelimit
 from jobs.api.serializers import INPUT_SERIALIZERS
+from jobs.api.uploads import FRAMING_BYTES, limited_uploads
 from jobs.errors import DomainError, ImageTooLarge, InvalidRequest, RateLimited
 from jobs.models import Job
 from jobs.submission import Submission, check_output_size, inspect_image, read_image, submit
-from jobs.uploads import FRAMING_BYTES, limited_uploads
 from jobs.web import curl, options
 from jobs.web.access import owner_required
 from jobs.web.forms import PlaygroundForm

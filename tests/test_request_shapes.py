@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import socket
 
 import pytest
 
@@ -284,3 +285,51 @@ def test_apixo_speaks_of_image_urls_not_image_url(client, account, settings):
     )
     assert r.status_code == 429, r.content
     assert "imageUrl" not in r.json()["message"] and "imageBase64" not in r.json()["message"], r.json()
+
+
+# -- 17: what the web server refuses itself: long URLs, big headers ----------------------------------
+
+
+def raw_request(web: str, head: str) -> tuple[int, str, bytes]:
+    """Send a request head as it is; (status, content type, body) of the answer."""
+    host, port = web.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(head.encode("latin-1"))
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    status_line, _, rest = answer.partition(b"\r\n")
+    headers, _, body = rest.partition(b"\r\n\r\n")
+    content_type = next(
+        (
+            line.split(b":", 1)[1].strip().decode()
+            for line in headers.split(b"\r\n")
+            if line.lower().startswith(b"content-type")
+        ),
+        "",
+    )
+    return int(status_line.split(b" ")[1]), content_type, body
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("path", "key"),
+    [
+        ("/api/v1/jobs", "error"),
+        ("/api/v1/statusTask/image-upscaler", "message"),
+        ("/v1/services/image-upscaling", "detail"),
+        ("/account/v2/request", "status"),
+    ],
+)
+def test_a_long_url_or_big_headers_are_refused_in_the_surfaces_shape(gunicorn_server, path, key):
+    web = gunicorn_server(WEB_CONCURRENCY="1")
+    status, content_type, body = raw_request(web, f"GET {path}?q={'x' * 9000} HTTP/1.1\r\nHost: a\r\n\r\n")
+    assert status == 414 and content_type == "application/json", body
+    assert "The URL is too long" in json.dumps(json.loads(body)[key]), body
+    status, content_type, body = raw_request(web, f"GET {path} HTTP/1.1\r\nHost: a\r\nX-Big: {'y' * 9000}\r\n\r\n")
+    assert status == 431 and content_type == "application/json", body
+    assert "headers are too large" in json.dumps(json.loads(body)[key]), body
+    # The web app's pages keep gunicorn's own answer.
+    status, content_type, _ = raw_request(web, f"GET /jobs?q={'x' * 9000} HTTP/1.1\r\nHost: a\r\n\r\n")
+    assert status == 414 and content_type.startswith("text/html")

@@ -34,7 +34,9 @@ RESERVED_THREADS = 8
 # The longest request allowed (settings.py says what it covers).
 LONGEST_REQUEST_SECONDS = app.LONGEST_REQUEST_SECONDS
 
-worker_class = "gthread"
+# gunicorn's gthread worker, answering the requests it refuses itself (a URL or headers over
+# its limits: 414, 431) in the vendor API's error shape when the path is one of theirs.
+worker_class = "jobs.api.server.ThreadWorker"
 workers = env_int("WEB_CONCURRENCY", 4)
 threads = env_int("WEB_THREADS", THREADS_HELD + RESERVED_THREADS)
 # With gthread, `timeout` only catches a process whose main loop is stuck; graceful_timeout

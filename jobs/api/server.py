@@ -10,6 +10,8 @@ as they are read, which is where the path is: nothing else of gunicorn changes."
 
 from __future__ import annotations
 
+import contextlib
+
 import gunicorn.http
 from gunicorn.http.errors import LimitRequestHeaders, LimitRequestLine
 from gunicorn.http.message import Request
@@ -31,7 +33,7 @@ class _Request(Request):
         try:
             return super().parse(unreader)
         except (LimitRequestLine, LimitRequestHeaders) as exc:
-            exc.request_head = self.head  # type: ignore[attr-defined]
+            exc.request_head = self.head
             raise
 
 
@@ -64,7 +66,7 @@ class ThreadWorker(gthread.ThreadWorker):
     def init_process(self):
         # gthread makes each connection's parser with gunicorn.http.get_parser, which names
         # RequestParser from gunicorn.http: this process's parsers remember each request's start.
-        gunicorn.http.RequestParser = _RequestParser  # type: ignore[misc]
+        gunicorn.http.RequestParser = _RequestParser
         super().init_process()
 
     def handle_error(self, req, client, addr, exc):
@@ -78,7 +80,5 @@ class ThreadWorker(gthread.ThreadWorker):
             super().handle_error(req, client, addr, exc)
             return
         self.log.warning("Invalid request from ip=%s: %s", (addr or ("",))[0], exc)
-        try:
+        with contextlib.suppress(OSError):  # the client went away
             client.sendall(answer)
-        except OSError:
-            pass

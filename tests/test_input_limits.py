@@ -185,3 +185,13 @@ def test_an_output_the_compressed_jpeg_cannot_hold_is_refused_at_submit(api, acc
     # Within the limit it is taken.
     r = api.post("precise-upscale", {"input": {"imageBase64": long_png(2, 30000), "upscaleFactor": 2}})
     assert r.status_code == 200, r.json()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("path", ["/", "/password-reset"])
+def test_a_form_page_takes_no_multipart_body_over_the_limit(live_server, path):
+    """The sign-in page is open to anyone, and the CSRF check reads a form body before any
+    view: a multipart body claiming more than DATA_UPLOAD_MAX_MEMORY_SIZE is refused unread."""
+    status, body, sent = stream_upload(live_server.url, "", path, "avatar", 101 * MB, parse=False)
+    assert status == 413 and "larger than 100 MB" in body, body
+    assert sent < 8 * MB, sent

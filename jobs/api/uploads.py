@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.core.files.uploadhandler import FileUploadHandler
 from django.http import HttpRequest, HttpResponse
 from rest_framework.exceptions import UnsupportedMediaType
@@ -153,9 +154,24 @@ def limited_uploads(refused: Refusal, field: str, **limits) -> Callable[[Any], A
     return mark
 
 
+def _refused(request: HttpRequest, exc: UploadTooLarge | TooManyFiles) -> HttpResponse:
+    return HttpResponse(
+        f"The request body is larger than {exc_limit(exc) // 2**20} MB, the largest this page takes.\n",
+        status=413,
+        content_type="text/plain; charset=utf-8",
+    )
+
+
+def exc_limit(exc: UploadTooLarge | TooManyFiles) -> int:
+    return exc.limit_bytes if isinstance(exc, UploadTooLarge) else 0
+
+
 class UploadLimitMiddleware:
     """Reads the multipart body of a view marked with `limited_uploads` under its limits,
-    before any later middleware (CSRF) reads it without them. Goes before CsrfViewMiddleware."""
+    before any later middleware (CSRF) reads it without them. Goes before CsrfViewMiddleware.
+    Every other form view (sign-in, sign-up, the admin...) takes bodies of at most
+    DATA_UPLOAD_MAX_MEMORY_SIZE, files included, as JSON bodies; the API's views read their
+    own bodies (with their own limits, or none for a JSON-only surface)."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -164,9 +180,14 @@ class UploadLimitMiddleware:
         return self.get_response(request)
 
     def process_view(self, request, view_func, view_args, view_kwargs):
-        marked = getattr(view_func, "upload_limits", None)
-        if marked is None or request.method != "POST":
+        if request.method != "POST" or not request.content_type.startswith("multipart/"):
             return None
+        marked = getattr(view_func, "upload_limits", None)
+        if marked is None:
+            if hasattr(view_func, "cls") or getattr(view_func, "csrf_exempt", False):
+                return None  # an API view: it reads its body itself, if at all
+            limit_bytes = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+            marked = ("", {"max_request_bytes": limit_bytes, "max_file_bytes": limit_bytes}, _refused)
         field, limits, refused = marked
         limit(request, field, **limits)
         try:

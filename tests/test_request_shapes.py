@@ -313,23 +313,20 @@ def raw_request(web: str, head: str) -> tuple[int, str, bytes]:
 
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize(
-    ("path", "key"),
-    [
+def test_a_long_url_or_big_headers_are_refused_in_the_surfaces_shape(gunicorn_server):
+    web = gunicorn_server(WEB_CONCURRENCY="1")
+    for path, key in (
         ("/api/v1/jobs", "error"),
         ("/api/v1/statusTask/image-upscaler", "message"),
         ("/v1/services/image-upscaling", "detail"),
         ("/account/v2/request", "status"),
-    ],
-)
-def test_a_long_url_or_big_headers_are_refused_in_the_surfaces_shape(gunicorn_server, path, key):
-    web = gunicorn_server(WEB_CONCURRENCY="1")
-    status, content_type, body = raw_request(web, f"GET {path}?q={'x' * 9000} HTTP/1.1\r\nHost: a\r\n\r\n")
-    assert status == 414 and content_type == "application/json", body
-    assert "The URL is too long" in json.dumps(json.loads(body)[key]), body
-    status, content_type, body = raw_request(web, f"GET {path} HTTP/1.1\r\nHost: a\r\nX-Big: {'y' * 9000}\r\n\r\n")
-    assert status == 431 and content_type == "application/json", body
-    assert "headers are too large" in json.dumps(json.loads(body)[key]), body
+    ):
+        status, content_type, body = raw_request(web, f"GET {path}?q={'x' * 9000} HTTP/1.1\r\nHost: a\r\n\r\n")
+        assert status == 414 and content_type == "application/json", body
+        assert "The URL is too long" in json.dumps(json.loads(body)[key]), body
+        status, content_type, body = raw_request(web, f"GET {path} HTTP/1.1\r\nHost: a\r\nX-Big: {'y' * 9000}\r\n\r\n")
+        assert status == 431 and content_type == "application/json", body
+        assert "headers are too large" in json.dumps(json.loads(body)[key]), body
     # The web app's pages keep gunicorn's own answer.
     status, content_type, _ = raw_request(web, f"GET /jobs?q={'x' * 9000} HTTP/1.1\r\nHost: a\r\n\r\n")
     assert status == 414 and content_type.startswith("text/html")

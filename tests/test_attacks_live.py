@@ -71,7 +71,7 @@ class Observer:
         self.thread.join(timeout=60)
 
     def check(self) -> None:
-        assert len(self.answers) >= 4, self.answers
+        assert len(self.answers) >= 2, self.answers  # at least one round during the attack
         slowest = max(t for _, _, t in self.answers)
         print({"observer answers": len(self.answers), "slowest (s)": round(slowest, 2)})
         assert all(code == 200 for _, code, _ in self.answers), self.answers

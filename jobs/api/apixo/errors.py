@@ -10,7 +10,7 @@ from __future__ import annotations
 from rest_framework import status
 
 from jobs import errors
-from jobs.api.apixo.payloads import envelope
+from jobs.api.apixo.payloads import apixo_words, envelope
 from jobs.api.errors import SurfaceErrors, exception_handler_for
 
 MISSING_KEY = "Missing API key: send 'Authorization: Bearer YOUR_API_KEY'."
@@ -27,6 +27,8 @@ APIXO = SurfaceErrors(
         (errors.JobStateConflict, status.HTTP_400_BAD_REQUEST),
         (errors.IdempotencyConflict, status.HTTP_400_BAD_REQUEST),
     ),
+    # Its field names, in its pattern; an unknown model's message is APIXO's own already.
+    message=lambda exc: exc.message if isinstance(exc, UnknownModel) else apixo_words(exc.message),
     missing_key=MISSING_KEY,
     # A revoked key or a disabled account: APIXO's 403, a key that cannot use the model.
     refused_key_status=status.HTTP_403_FORBIDDEN,

@@ -31,6 +31,23 @@ UNKNOWN_ERROR = "Unknown error"
 FAIL_CODES = list(dict.fromkeys([*FAIL_CODE.values(), UNKNOWN_ERROR]))
 
 
+# The submit path's messages name the Upsampler API's fields; APIXO's name its own, in its
+# `{{param}}` pattern, and offer nothing APIXO does not take (an image in the request).
+_OUR_WORDS = [
+    (" (or send the image itself, in imageBase64 or a multipart file)", ""),
+    ("imageUrl ", "The parameter {{image_urls}} "),
+    ("input.imageUrl", "{{image_urls}}"),
+    ("imageUrl", "{{image_urls}}"),
+]
+
+
+def apixo_words(text: str) -> str:
+    """A domain message in APIXO's words: its field names, in its pattern."""
+    for ours, theirs in _OUR_WORDS:
+        text = text.replace(ours, theirs)
+    return text
+
+
 def envelope(data, code: int = 200, message: str = "success") -> dict:
     return {"code": code, "message": message, "data": data}
 
@@ -77,7 +94,7 @@ class ApixoTaskSerializer(AnswerSerializer):
     )
     failMsg = computed(
         serializers.CharField(required=False, help_text="failed"),
-        lambda job, context: (job.error or f"{UNKNOWN_ERROR}.") if _failed(job) else None,
+        lambda job, context: (apixo_words(job.error) if job.error else f"{UNKNOWN_ERROR}.") if _failed(job) else None,
     )
     createTime = computed(
         serializers.IntegerField(help_text="Unix milliseconds"), lambda job, context: unix_ms(job.created_at)

@@ -12,7 +12,7 @@ from rest_framework.response import Response
 
 from jobs import errors
 from jobs.api.errors import SurfaceErrors, error_response, exception_handler_for
-from jobs.api.maskr.uploads import UploadTooLarge
+from jobs.api.uploads import UploadTooLarge
 
 INSUFFICIENT_CREDITS = "Insufficient credits"
 

@@ -1,13 +1,18 @@
 """Ximilar's request and answer shapes, for the OpenAPI schema (the bodies are read by
-params.py and built by payloads.py). Answers echo the client's own record fields, which a
-serializer would drop, so they are built by payloads.py; every state, type, limit and
-lifetime documented here is read from params.py and payloads.py, not written again."""
+params.py). The answers are defined once, in payloads.py, by the serializers that render
+them (re-exported here for the views); the limits documented here are read from params.py."""
 
 from __future__ import annotations
 
 from rest_framework import serializers
 
-from jobs.api.ximilar import params, payloads
+from jobs.api.ximilar import params
+from jobs.api.ximilar.payloads import (  # noqa: F401  (documented by the views)
+    XimilarAnswerRecordSerializer,
+    XimilarAnswerSerializer,
+    XimilarRequestSerializer,
+    XimilarStatusSerializer,
+)
 
 
 class XimilarRecordSerializer(serializers.Serializer):
@@ -41,42 +46,9 @@ class XimilarAsyncRequestSerializer(XimilarUpscaleRequestSerializer):
     webhook = XimilarWebhookSerializer(required=False)
 
 
-class XimilarStatusSerializer(serializers.Serializer):
-    code = serializers.IntegerField(help_text="the HTTP code of the answer")
-    text = serializers.CharField()
-    error_description = serializers.CharField(required=False)
-    request_id = serializers.CharField(required=False)
-    proc_id = serializers.CharField(required=False)
-
-
-class XimilarAnswerRecordSerializer(serializers.Serializer):
-    _status = XimilarStatusSerializer()
-    _id = serializers.CharField(help_text="the job's id")
-    _width = serializers.IntegerField()
-    _height = serializers.IntegerField()
-    _upscaled_width = serializers.IntegerField(required=False)
-    _upscaled_height = serializers.IntegerField(required=False)
-    _upscaled_image_url = serializers.CharField(
-        required=False, help_text=f"works for {params.OUTPUT_TTL_SECONDS // 3600} hours"
-    )
-
-
-class XimilarAnswerSerializer(serializers.Serializer):
-    records = XimilarAnswerRecordSerializer(many=True)
-    statistics = serializers.DictField(help_text='{"processing time": seconds}')
-    status = XimilarStatusSerializer()
-
-
 class XimilarErrorSerializer(serializers.Serializer):
     status = XimilarStatusSerializer()
     statistics = serializers.DictField()
-
-
-class XimilarRequestSerializer(serializers.Serializer):
-    id = serializers.CharField()
-    status = serializers.ChoiceField(choices=list(dict.fromkeys(payloads.REQUEST_STATUS.values())))
-    type = serializers.ChoiceField(choices=[params.REQUEST_TYPE])
-    response = XimilarAnswerSerializer(required=False, help_text="once DONE: the synchronous endpoint's answer")
 
 
 class XimilarRequestListSerializer(serializers.Serializer):

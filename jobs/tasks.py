@@ -4,6 +4,7 @@ so a task delivered twice does no harm."""
 from __future__ import annotations
 
 import logging
+import os
 import socket
 from datetime import timedelta
 
@@ -18,19 +19,27 @@ from jobs import lifecycle, locks, storage, webhooks
 from jobs.models import Job, WebhookDelivery
 
 log = logging.getLogger(__name__)
-WORKER_NAME = socket.gethostname()
+
+
+def worker_name() -> str:
+    """This inference process, as a job's `worker` names it: host and pid (a prefork worker's
+    children are each a slot; the scheduler counts them)."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 @shared_task(
     soft_time_limit=settings.JOB_TIME_LIMIT_SECONDS,
     time_limit=settings.JOB_TIME_LIMIT_SECONDS + 60,
 )
-def run_job(job_id: str) -> None:
+def run_job(job_id: str | None = None) -> None:
+    """Run the next queued job. `job_id` is the job whose queueing sent this message; the
+    job run is the one the scheduler says is next (jobs/scheduler.py): one message per
+    queued job, so every queued job gets a run, in the scheduler's order."""
     from jobs.processing import client_message, failure_of, process
 
-    job = lifecycle.claim(job_id, worker=WORKER_NAME)
+    job = lifecycle.claim_next(worker=worker_name())
     if job is None:
-        return  # canceled, finished, or another worker has it
+        return  # nothing queued: canceled, or another worker took the last one
     try:
         process(job)
     except Exception as exc:

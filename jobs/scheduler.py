@@ -213,7 +213,7 @@ def forecast(now: datetime | None = None) -> dict[str, Estimate]:
 
 
 def _at(timestamp: float) -> datetime:
-    return datetime.fromtimestamp(timestamp, tz=timezone.get_current_timezone()).replace(microsecond=0)
+    return datetime.fromtimestamp(timestamp, tz=timezone.get_current_timezone())
 
 
 _CACHE_KEY = "scheduler:forecast"

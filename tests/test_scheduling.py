@@ -154,3 +154,37 @@ def test_progress_moves_through_the_stages():
             lifecycle.set_progress(job_id, lifecycle.engine_progress(0.5))
             seen.append(Job.objects.get(pk=job_id).progress)
     assert seen == [5, 10, 50, 90, 95]
+
+
+def test_a_forked_child_opens_its_own_pool_and_leaves_the_parents_connection_working(transactional_db):
+    """Celery's prefork children: upscaler_platform/celery.py forgets the parent's
+    connections and pool in the child (no I/O on them), so the parent's session survives."""
+    import os
+
+    from django.db import connection
+
+    import upscaler_platform.celery  # noqa: F401  (registers the fork hook)
+
+    if not connection.settings_dict["OPTIONS"].get("pool"):
+        pytest.skip("no connection pool (not PostgreSQL)")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        parent_pid = cursor.fetchone()[0]
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # the child: a query on a connection of its own, then exit without cleanup
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_backend_pid()")
+                os.write(write, str(cursor.fetchone()[0]).encode())
+            connection.close()
+            connection.close_pool()  # what Celery's fixup does in a child: the child's own pool
+        finally:
+            os._exit(0)
+    os.close(write)
+    child_pid = int(os.read(read, 64) or b"0")
+    os.waitpid(child, 0)
+    assert child_pid and child_pid != parent_pid
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        assert cursor.fetchone()[0] == parent_pid  # the same session, still open

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import socket
 from datetime import timedelta
 
@@ -21,10 +22,17 @@ from jobs.models import Job, WebhookDelivery
 log = logging.getLogger(__name__)
 
 
+_worker_names: dict[int, str] = {}
+
+
 def worker_name() -> str:
-    """This inference process, as a job's `worker` names it: host and pid (a prefork worker's
-    children are each a slot; the scheduler counts them)."""
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """This inference process, as a job's `worker` names it: host, pid and a token of its
+    own (containers on one host network share the host name, and pid namespaces repeat
+    pids). Each process is a slot; the scheduler counts them (jobs/scheduler.py)."""
+    pid = os.getpid()
+    if pid not in _worker_names:
+        _worker_names[pid] = f"{socket.gethostname()}:{pid}:{secrets.token_hex(3)}"
+    return _worker_names[pid]
 
 
 @shared_task(

@@ -80,8 +80,10 @@ HISTORY = 200
 FORECAST_CACHE_SECONDS = 2.0
 # The most queued jobs simulated; jobs further back get no position (a rare queue).
 FORECAST_MAX_QUEUED = 5000
-# Inference workers counted as consuming: those that started a job this recently.
-WORKERS_SEEN_SECONDS = 600
+# Inference workers counted as consuming: those that started a job this recently, unless
+# jobs have waited longer than QUEUE_SETTLED_SECONDS (then the running jobs say it).
+WORKERS_SEEN_SECONDS = 120
+QUEUE_SETTLED_SECONDS = 3.0
 
 
 def _megapixels(width: int, height: int) -> float:
@@ -92,27 +94,47 @@ class Durations:
     """Estimated processing seconds of a job, from the recent successful jobs most like it:
     the same mode and network, the nearest output sizes, each one's seconds scaled to this
     output's pixels; the median of those. Falls back to the same mode, then to every mode,
-    then to JOB_ETA_DEFAULT_SECONDS."""
+    then to JOB_ETA_DEFAULT_SECONDS.
 
-    def __init__(self, history: list[tuple[str, str, float, float]]):
+    `handoff`: the seconds a worker takes from one job's end to the next one's start while
+    jobs wait (acknowledging, taking the next message, claiming): the median of those gaps
+    in the recent history, per worker process."""
+
+    # A longer gap means the worker had nothing to do: not a handoff.
+    HANDOFF_MAX_SECONDS = 10.0
+
+    def __init__(self, history: list[tuple[str, str, float, float]], handoff: float = 0.0):
         # (mode, model, output megapixels, seconds)
         self.history = history
+        self.handoff = handoff
         self._known: dict[tuple, float] = {}
 
     @classmethod
     def recent(cls) -> Durations:
-        rows = (
+        rows = list(
             Job.objects.filter(status=Job.Status.SUCCESS, started_at__isnull=False, finished_at__isnull=False)
             .order_by("-finished_at")
-            .values_list("mode", "model", "output_width", "output_height", "started_at", "finished_at")[:HISTORY]
-        )
-        return cls(
-            [
-                (mode, model, _megapixels(w, h), max((end - start).total_seconds(), 0.0))
-                for mode, model, w, h, start, end in rows
-                if start is not None and end is not None
+            .values_list("mode", "model", "output_width", "output_height", "started_at", "finished_at", "worker")[
+                :HISTORY
             ]
         )
+        history = [
+            (mode, model, _megapixels(w, h), max((end - start).total_seconds(), 0.0))
+            for mode, model, w, h, start, end, _ in rows
+            if start is not None and end is not None
+        ]
+        by_worker: dict[str, list[tuple[datetime, datetime]]] = {}
+        for *_, start, end, worker in rows:
+            if worker and start is not None and end is not None:
+                by_worker.setdefault(worker, []).append((start, end))
+        gaps = []
+        for runs in by_worker.values():
+            runs.sort()
+            for (_, end), (start, _) in zip(runs, runs[1:], strict=False):
+                gap = (start - end).total_seconds()
+                if 0 <= gap < cls.HANDOFF_MAX_SECONDS:
+                    gaps.append(gap)
+        return cls(history, statistics.median(gaps) if gaps else 0.0)
 
     def seconds(self, mode: str, model: str, width: int, height: int) -> float:
         mp = _megapixels(width, height)
@@ -134,9 +156,14 @@ class Durations:
         return self._known[key]
 
 
-def inference_slots(now: datetime, running: int) -> int:
-    """How many jobs run at once: the inference worker processes seen starting jobs lately
-    (a job's `worker` names its process), at least the jobs running now, at least one."""
+def inference_slots(now: datetime, running: int, oldest_queued: datetime | None) -> int:
+    """How many jobs run at once. A job that has waited more than QUEUE_SETTLED_SECONDS would
+    have been taken by an idle worker: then every worker is busy and the jobs running are
+    the workers. Otherwise (an empty or fresh queue) the inference processes seen starting
+    jobs in the last WORKERS_SEEN_SECONDS (a job's `worker` names its process), at least the
+    jobs running now, at least one."""
+    if running and oldest_queued is not None and (now - oldest_queued).total_seconds() > QUEUE_SETTLED_SECONDS:
+        return running
     since = now - timedelta(seconds=WORKERS_SEEN_SECONDS)
     seen = Job.objects.filter(started_at__gte=since).exclude(worker="").values("worker").distinct().count()
     return max(seen, running, 1)
@@ -175,9 +202,11 @@ def forecast(now: datetime | None = None) -> dict[str, Estimate]:
         started = job["started_at"].timestamp()
         end = max(started + durations.of(job), t0 + 1.0)
         estimates[str(job["id"])] = Estimate(None, job["started_at"], _at(end))
+        end += durations.handoff
         heapq.heappush(slots, (end, job["account_id"], n))
         in_flight[job["account_id"]] = in_flight.get(job["account_id"], 0) + 1
-    for n in range(inference_slots(now, len(running)) - len(running)):
+    oldest = queued[0]["created_at"] if queued else None
+    for n in range(inference_slots(now, len(running), oldest) - len(running)):
         heapq.heappush(slots, (t0, None, len(running) + n))
     last_started: dict[int, float] = {}
     for account, started in (
@@ -205,6 +234,7 @@ def forecast(now: datetime | None = None) -> dict[str, Estimate]:
             del heads[account]
         end = when + durations.of(job)
         estimates[str(job["id"])] = Estimate(position, _at(when), _at(end))
+        end += durations.handoff  # the worker takes the next job after its handoff
         in_flight[account] = in_flight.get(account, 0) + 1
         last_started[account] = when
         tick += 1

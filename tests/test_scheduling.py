@@ -188,3 +188,40 @@ def test_a_forked_child_opens_its_own_pool_and_leaves_the_parents_connection_wor
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         assert cursor.fetchone()[0] == parent_pid  # the same session, still open
+
+
+def test_the_web_apps_job_status_carries_position_and_estimates(web, account):
+    first, second = queue(account, 2)
+    scheduler.cache.delete(scheduler._CACHE_KEY)
+    data = web.get(f"/jobs/{second}/status.json").json()
+    assert data["status"] == "IN_QUEUE" and data["queuePosition"] == 2
+    assert data["estimatedStartAt"] < data["estimatedEndAt"]
+    # The page's script words it ("2nd in line, about 40 s") from these fields.
+    from pathlib import Path
+
+    script = (Path(__file__).parent.parent / "jobs/static/web/playground.js").read_text()
+    assert "queuePosition" in script and "in line" in script and "estimatedStartAt" in script
+
+
+def test_a_submit_that_waits_for_its_answer_is_held(api):
+    body = {"input": {"imageBase64": base64.b64encode(images.png(16, 16)).decode(), "upscaleFactor": 2}}
+    held = api.post("precise-upscale", body, HTTP_PREFER="wait=1")
+    assert held.status_code == 200 and held["Preference-Applied"] == "wait=1"
+    plain = api.post("precise-upscale", body)
+    assert Job.objects.get(pk=held.json()["id"]).held
+    assert not Job.objects.get(pk=plain.json()["id"]).held
+
+
+def test_the_handoff_between_a_workers_jobs_counts_in_the_estimates():
+    account = make_account("a")
+    now = timezone.now()
+    # One worker ran three jobs of 4 s back to back, 1 s between them.
+    for n in range(3):
+        [job_id] = queue(account)
+        start = now - timedelta(seconds=30 - 5 * n)
+        Job.objects.filter(pk=job_id).update(
+            status="SUCCESS", worker="host:1", started_at=start, finished_at=start + timedelta(seconds=4)
+        )
+    durations = scheduler.Durations.recent()
+    assert durations.handoff == pytest.approx(1.0)
+    assert durations.seconds("precise", "", 32, 32) == pytest.approx(4.0)

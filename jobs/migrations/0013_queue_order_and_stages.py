@@ -7,7 +7,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('billing', '0003_webapp_owners'),
-        ('jobs', '0011_apixo_job_failure'),
+        ('jobs', '0012_idempotency_record_job'),
     ]
 
     operations = [

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -131,9 +132,10 @@ def beats(procs: dict) -> list[int]:
     return [pid for pid, (_, cmd) in procs.items() if cmd.startswith("[celery beat]")]
 
 
-def workers(procs: dict, launcher: int) -> list[int]:
-    """The launcher's Celery worker (main process): its pool processes are its children."""
-    return [pid for pid, (ppid, cmd) in procs.items() if ppid == launcher and cmd.startswith("[celeryd:")]
+def workers(procs: dict, launcher: int, name: str = "") -> list[int]:
+    """The launcher's Celery workers (main processes; their pool processes are their
+    children), or the one whose hostname starts with `name` (inference@, io@)."""
+    return [pid for pid, (ppid, cmd) in procs.items() if ppid == launcher and cmd.startswith(f"[celeryd: {name}")]
 
 
 def wait_until(predicate, timeout: float, what: str, log: Path):
@@ -165,18 +167,22 @@ def test_a_killed_worker_leaves_one_beat_and_stopping_leaves_no_process(tmp_path
         return log_path.read_bytes().count(b" ready.")
 
     def started_count(name: str) -> int:
-        return log_path.read_bytes().count(f"{name} started (pid ".encode())
+        """How many times the launcher started `name` (its lines begin with the name)."""
+        return len(re.findall(rf"^{re.escape(name)} started \(pid ", log_path.read_text(errors="replace"), re.M))
 
     def started():
-        return ready_count() >= 1 and beats(session_processes(session))
+        return ready_count() >= 2 and beats(session_processes(session))
 
     try:
-        wait_until(started, 180, "the worker and beat", log_path)
-        [worker] = workers(session_processes(session), launcher.pid)
+        wait_until(started, 180, "the two workers and beat", log_path)
+        # Inference and the I/O worker (webhooks, maintenance) are separate processes.
+        assert len(workers(session_processes(session), launcher.pid)) == 2
+        [worker] = workers(session_processes(session), launcher.pid, "inference@")
+        assert len(workers(session_processes(session), launcher.pid, "io@")) == 1
         os.kill(worker, signal.SIGKILL)  # the main process only, as an OOM kill or a crash would
         # The launcher restarted it, and the new worker reported ready: a beat inside a worker
         # (--beat) is started before the worker reports ready, so it would be there now.
-        wait_until(lambda: started_count("worker") >= 2 and ready_count() >= 2, 180, "the worker's restart", log_path)
+        wait_until(lambda: started_count("worker") >= 2 and ready_count() >= 3, 180, "the worker's restart", log_path)
         procs = session_processes(session)
         assert worker not in procs
         assert len(beats(procs)) == 1, procs
@@ -188,7 +194,7 @@ def test_a_killed_worker_leaves_one_beat_and_stopping_leaves_no_process(tmp_path
         # The launcher's whole answer to the exit: it logged the restart and started one beat,
         # which is the only one alive.
         wait_until(lambda: started_count("beat") >= 2, 60, "the launcher to restart beat", log_path)
-        new_beat = int(log_path.read_text().rsplit("beat started (pid ", 1)[1].split(")", 1)[0])
+        new_beat = int(re.findall(r"^beat started \(pid (\d+)\)", log_path.read_text(errors="replace"), re.M)[-1])
         wait_until(lambda: beats(session_processes(session)) not in ([], [beat]), 60, "a new beat", log_path)
         assert len(beats(session_processes(session))) == 1
         assert new_beat in session_processes(session)

@@ -195,6 +195,8 @@ else:
 # Where jobs/counters.py keeps the rate-limit windows and the download slots: Redis when
 # there is one, else the database's Counter table (atomic upserts).
 COUNTER_STORE = "redis" if REDIS_URL else "database"
+# Test events from the web app, per account: at most this many a minute, and one at a time.
+WEBHOOK_TESTS_PER_MINUTE = env_int("WEBHOOK_TESTS_PER_MINUTE", 5)
 # (requests, window seconds) per API key and scope.
 RATE_LIMITS = {
     "submit": [
@@ -202,6 +204,7 @@ RATE_LIMITS = {
         (env_int("RATE_LIMIT_SUBMITS_PER_HOUR", 6000), 3600),
     ],
     "status": [(env_int("RATE_LIMIT_STATUS_PER_MINUTE", 240), 60)],
+    "webhook test": [(WEBHOOK_TESTS_PER_MINUTE, 60)],
 }
 
 # --- Jobs and webhooks ---------------------------------------------------------------------
@@ -225,7 +228,12 @@ MASKR_BATCH_MAX_BYTES = env_int("MASKR_BATCH_MAX_BYTES", 500 * 1024 * 1024)
 # The network APIXO's image-upscaler tasks run: a model's name (GET /api/v1/models), or
 # blank for precise's own (RealESRGAN_x4plus).
 APIXO_MODEL = env_str("APIXO_MODEL", "")
+# The whole of one webhook, callback or test-event attempt: name lookup, connect, TLS,
+# sending, and the answer's head and the start of its body (jobs/webhooks.py). A receiver
+# that trickles its answer is cut off here; the delivery tasks get a Celery time limit past
+# it, in case anything else holds them.
 WEBHOOK_TIMEOUT_SECONDS = env_float("WEBHOOK_TIMEOUT_SECONDS", 15.0)
+WEBHOOK_TASK_TIME_LIMIT_SECONDS = WEBHOOK_TIMEOUT_SECONDS + 30
 WEBHOOK_MAX_RETRIES = env_int("WEBHOOK_MAX_RETRIES", 3)
 WEBHOOK_RETRY_BASE_SECONDS = env_float("WEBHOOK_RETRY_BASE_SECONDS", 30.0)
 
@@ -281,6 +289,7 @@ CELERY_TASK_ROUTES = {
     "jobs.tasks.run_job": {"queue": INFERENCE_QUEUE},
     "jobs.model_scan.scan_models": {"queue": INFERENCE_QUEUE},
     "jobs.tasks.deliver_webhook": {"queue": WEBHOOKS_QUEUE},
+    "jobs.tasks.send_test_webhook": {"queue": WEBHOOKS_QUEUE},
     "jobs.tasks.dispatch_webhooks": {"queue": MAINTENANCE_QUEUE},
     "jobs.tasks.sweep_jobs": {"queue": MAINTENANCE_QUEUE},
     "jobs.tasks.purge_expired_outputs": {"queue": MAINTENANCE_QUEUE},

@@ -5,7 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 urlpatterns = [
     # First: the jobs app's own pages include the dashboard under admin/, which the admin's
     # catch-all would otherwise answer with a 404.
-    path("", include("jobs.urls")),
+    path("", include("jobs.operators.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("jobs.api.apixo.urls")),  # APIXO's generateTask/statusTask, same prefix
     path("api/v1/", include("jobs.api.urls")),

@@ -17,7 +17,7 @@ from inference.resample import resize
 from inference.sizing import check_factor, long_side_size, output_size
 
 if TYPE_CHECKING:
-    from inference.api import UpscaleParams
+    from inference.params import UpscaleParams
 
 CLASSIC_ENGINE = "precise/classic-lanczos"
 

@@ -62,7 +62,7 @@ class SurfaceView(ApiView):
 
 
 def request_account(request: Request) -> Account:
-    """The account whose key authenticated the request (billing.authentication puts it in user)."""
+    """The account whose key authenticated the request (jobs.api.authentication puts it in user)."""
     return cast(Account, request.user)
 
 

@@ -14,9 +14,9 @@ from rest_framework.response import Response
 
 from jobs import capabilities, completion
 from jobs.api.maskr import errors, params, payloads, schema, uploads
-from jobs.api.maskr.batches import filename, submission, submit_batch
 from jobs.api.views import SurfaceView, base_url, request_account, request_base_url
-from jobs.errors import JobNotFound, ModelNotInstalled
+from jobs.batches import BatchFile, submit_batch
+from jobs.errors import ImageTooLarge, JobNotFound, ModelNotInstalled
 from jobs.models import Batch, Job
 from jobs.submission import read_image, submit
 
@@ -87,7 +87,11 @@ class UpscaleView(MaskrSubmitView):
     def run(self, request: Request, options: params.Options, files: list) -> Response:
         upload = files[-1]  # a repeated field: the last one counts, as in FastAPI
         image = read_image({}, upload, account=request_account(request))
-        job = submit(request_account(request), submission(options, filename(upload), request_base_url(request)), image)
+        job = submit(
+            request_account(request),
+            params.submission(options, params.filename(upload), request_base_url(request)),
+            image,
+        )
         del image
         completion.wait_for([job.id], settings.SYNC_WAIT_MAX_SECONDS)
         job.refresh_from_db()
@@ -127,9 +131,23 @@ class BatchView(MaskrSubmitView):
         return files
 
     def run(self, request: Request, options: params.Options, files: list) -> Response:
-        batch = submit_batch(request_account(request), files, options, request_base_url(request))
+        base = request_base_url(request)
+        batch = submit_batch(
+            request_account(request),
+            Job.Surface.MASKR,
+            [_batch_file(upload) for upload in files],
+            submission=lambda name, batch_id: params.submission(options, name, base, batch_id),
+            describe=errors.message,
+            factor=options.scale_factor,
+        )
         completion.wait_for(batch.job_ids(), settings.SYNC_WAIT_MAX_SECONDS)
         return Response(payloads.batch(batch, base_url(request)))
+
+
+def _batch_file(upload) -> BatchFile:
+    if isinstance(upload, uploads.OversizedFile):  # its bytes were dropped while the body was read
+        return BatchFile(params.filename(upload), refusal=ImageTooLarge(upload.limit_bytes, field="files"))
+    return BatchFile(params.filename(upload), upload)
 
 
 def _own(model, request: Request, object_id: str):

@@ -102,6 +102,24 @@ def deliver_webhook(self, job_id: str, manual: bool = False, retry_of: int | Non
         raise self.retry(countdown=countdown, kwargs={"retry_of": record.pk})
 
 
+def queue_test_event(account, url: str) -> WebhookDelivery:
+    """Record a test event and queue its task once that commits. If the broker cannot take
+    it, the event is recorded as failed at once, saying so."""
+    record = webhooks.new_test_event(account, url)
+
+    def queue():
+        try:
+            send_test_webhook.apply_async(args=[record.pk])
+        except Exception:
+            log.exception("Could not queue the test event %s", record.pk)
+            webhooks.record_failure(
+                record, "the test event could not be queued (the broker is unreachable); send it again"
+            )
+
+    transaction.on_commit(queue)
+    return record
+
+
 @shared_task(**WEBHOOK_TASK_LIMITS)
 def send_test_webhook(delivery_id: int) -> None:
     """Send a test event the web app recorded (jobs.webhooks.queue_test_event), once."""

@@ -14,7 +14,6 @@ it once:
 from __future__ import annotations
 
 import json
-import logging
 import random
 import time
 import uuid
@@ -31,8 +30,6 @@ from standardwebhooks import Webhook
 from jobs import safe_http, surfaces
 from jobs.models import Job, WebhookDelivery
 from jobs.timestamps import iso
-
-log = logging.getLogger(__name__)
 
 # --- Retry policy: whether an attempt is retried, and when -------------------------------
 # Responses after which retrying cannot help: the receiver said the endpoint is gone.
@@ -137,25 +134,12 @@ def send(job: Job, record: WebhookDelivery) -> tuple[bool, float | None]:
     return bool(recorded), retry_after
 
 
-def queue_test_event(account, url: str) -> WebhookDelivery:
-    """Record a test event for `url` (a delivery row without a job, not yet sent) and queue
-    its task, which sends it once: the owner who asked reads the outcome, nothing retries
-    it. Sent by a worker, never by the web process, within the same deadline as any
-    attempt."""
-    from jobs.tasks import send_test_webhook
-
-    # Attempt 0 until a worker takes it: taking it (0 -> 1) is the claim.
-    record = WebhookDelivery.objects.create(account=account, event=WebhookDelivery.Event.TEST, attempt=0, url=url)
-
-    def queue():
-        try:
-            send_test_webhook.apply_async(args=[record.pk])
-        except Exception:
-            log.exception("Could not queue the test event %s", record.pk)
-            record_failure(record, "the test event could not be queued (the broker is unreachable); send it again")
-
-    transaction.on_commit(queue)
-    return record
+def new_test_event(account, url: str) -> WebhookDelivery:
+    """Record a test event for `url`: a delivery row without a job, not yet sent (attempt 0
+    until a worker takes it; taking it, 0 -> 1, is the claim). jobs.tasks.queue_test_event
+    queues it; a worker sends it once, within the same deadline as any attempt; the owner
+    who asked reads the outcome, nothing retries it."""
+    return WebhookDelivery.objects.create(account=account, event=WebhookDelivery.Event.TEST, attempt=0, url=url)
 
 
 def pending_test_event(account) -> WebhookDelivery | None:

@@ -39,7 +39,7 @@ PORT = env_int("PORT", 8000)
 PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "").rstrip("/")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "jobs.operators.apps.OperatorsAdminConfig",  # django.contrib.admin, with the operators' site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

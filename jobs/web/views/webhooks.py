@@ -12,7 +12,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from jobs import webhooks
+from jobs import tasks, webhooks
 from jobs.api import ratelimit
 from jobs.errors import RateLimited
 from jobs.models import WebhookDelivery
@@ -106,7 +106,7 @@ def test(request):
         )
         response["Retry-After"] = str(exc.retry_after)
         return response
-    record = webhooks.queue_test_event(account, form.cleaned_data["url"])
+    record = tasks.queue_test_event(account, form.cleaned_data["url"])
     return redirect(f"{reverse('web:webhooks')}?test={record.pk}")
 
 

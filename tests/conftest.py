@@ -256,10 +256,16 @@ def make_worker(django_db_setup, live_server, broker, tmp_path):
     """Start extra worker processes within a test (fault tests); all stopped afterwards."""
     started: list[WorkerProcess] = []
 
-    def start(beat: bool = False, supervised: bool = False, concurrency: int = 2, **extra) -> WorkerProcess:
+    def start(
+        beat: bool = False,
+        supervised: bool = False,
+        concurrency: int = 2,
+        queues: str = "inference,webhooks,maintenance",
+        **extra,
+    ) -> WorkerProcess:
         log = tmp_path / f"worker{len(started)}.log"
         env = worker_env(live_server.url, **extra)
-        worker = WorkerProcess(env, log, beat=beat, supervised=supervised, concurrency=concurrency).start()
+        worker = WorkerProcess(env, log, queues, beat=beat, supervised=supervised, concurrency=concurrency).start()
         started.append(worker)
         return worker
 

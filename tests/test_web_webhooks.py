@@ -96,7 +96,6 @@ def test_an_invalid_tls_certificate_is_said_in_words(web, tmp_path):
 def test_test_events_are_throttled_per_account(web, settings, other_owner, client, webhook_receiver):
     """One at a time while it is being sent, and WEBHOOK_TESTS_PER_MINUTE a minute; another
     account's owner is not held back by it."""
-    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "webhook test": [(3, 60)]}
     settings.WEBHOOK_TESTS_PER_MINUTE = 3
     url = webhook_receiver.url + "/hook"
     first = web.post("/webhooks/test", {"url": url})

@@ -37,6 +37,9 @@ PORT = env_int("PORT", 8000)
 # Base for URLs the app hands out (signed local-storage URLs in webhooks). Requests use
 # their own host when this is empty.
 PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "").rstrip("/")
+# Where the running web server records the address it listens on (gunicorn_conf.py), for
+# links handed out of band while PUBLIC_BASE_URL is unset (jobs/public_url.py).
+WEB_SERVER_URL_FILE = DATA_DIR / "web-server-url"
 
 INSTALLED_APPS = [
     "jobs.operators.apps.OperatorsAdminConfig",  # django.contrib.admin, with the operators' site
@@ -195,8 +198,6 @@ else:
 # Where jobs/counters.py keeps the rate-limit windows and the download slots: Redis when
 # there is one, else the database's Counter table (atomic upserts).
 COUNTER_STORE = "redis" if REDIS_URL else "database"
-# Test events from the web app, per account: at most this many a minute, and one at a time.
-WEBHOOK_TESTS_PER_MINUTE = env_int("WEBHOOK_TESTS_PER_MINUTE", 5)
 # (requests, window seconds) per API key and scope.
 RATE_LIMITS = {
     "submit": [
@@ -204,7 +205,6 @@ RATE_LIMITS = {
         (env_int("RATE_LIMIT_SUBMITS_PER_HOUR", 6000), 3600),
     ],
     "status": [(env_int("RATE_LIMIT_STATUS_PER_MINUTE", 240), 60)],
-    "webhook test": [(WEBHOOK_TESTS_PER_MINUTE, 60)],
 }
 
 # --- Jobs and webhooks ---------------------------------------------------------------------
@@ -234,6 +234,8 @@ APIXO_MODEL = env_str("APIXO_MODEL", "")
 # it, in case anything else holds them.
 WEBHOOK_TIMEOUT_SECONDS = env_float("WEBHOOK_TIMEOUT_SECONDS", 15.0)
 WEBHOOK_TASK_TIME_LIMIT_SECONDS = WEBHOOK_TIMEOUT_SECONDS + 30
+# Test events from the web app, per account: at most this many a minute, and one at a time.
+WEBHOOK_TESTS_PER_MINUTE = env_int("WEBHOOK_TESTS_PER_MINUTE", 5)
 WEBHOOK_MAX_RETRIES = env_int("WEBHOOK_MAX_RETRIES", 3)
 WEBHOOK_RETRY_BASE_SECONDS = env_float("WEBHOOK_RETRY_BASE_SECONDS", 30.0)
 

@@ -95,7 +95,7 @@ def test(request):
         response["Retry-After"] = str(int(settings.WEBHOOK_TIMEOUT_SECONDS))
         return response
     try:
-        ratelimit.check(rate_key(account), "webhook test")
+        ratelimit.check(rate_key(account), "webhook-test", [ratelimit.Window(settings.WEBHOOK_TESTS_PER_MINUTE, 60)])
     except RateLimited as exc:
         response = _render(
             request,

@@ -42,7 +42,6 @@ PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "").rstrip("/")
 WEB_SERVER_URL_FILE = DATA_DIR / "web-server-url"
 
 INSTALLED_APPS = [
-    "jobs.operators.apps.OperatorsAdminConfig",  # django.contrib.admin, with the operators' site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -55,6 +54,9 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "billing",
     "jobs",
+    # django.contrib.admin with the operators' site (jobs/operators/site.py); after jobs, so
+    # that jobs/templates/admin/base_site.html overrides the admin's own.
+    "jobs.operators.apps.OperatorsAdminConfig",
 ]
 
 MIDDLEWARE = [

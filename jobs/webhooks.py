@@ -283,7 +283,11 @@ def recover_stalled(now: datetime, limit: int = 500) -> int:
     before = now - timedelta(seconds=attempt_lifetime_seconds())
     recovered = 0
     for record in WebhookDelivery.objects.filter(completed_at__isnull=True, created_at__lt=before)[:limit]:
-        record.error = "the worker stopped while sending this attempt"
+        record.error = (
+            "no worker took this test event in time"
+            if record.attempt == 0
+            else "the worker stopped while sending this attempt"
+        )
         # A test event is sent once: it is recorded as failed, never retried.
         delay = retry_delay(record) if record.event == WebhookDelivery.Event.JOB else None
         recovered += WebhookDelivery.objects.filter(pk=record.pk, completed_at__isnull=True).update(

@@ -160,3 +160,20 @@ def test_a_delivery_is_a_job_event_or_a_test_event_never_neither(account):
         WebhookDelivery.objects.create(attempt=1, url="https://example.com/x")
     with pytest.raises(IntegrityError), transaction.atomic():
         WebhookDelivery.objects.create(account=account, attempt=1, url="https://example.com/x")  # event defaults to job
+
+
+def test_a_test_event_no_worker_sent_is_recorded_failed_and_not_retried(account):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from jobs import webhooks
+
+    record = WebhookDelivery.objects.create(account=account, event="test", attempt=0, url="https://example.com/t")
+    long_ago = timezone.now() - timedelta(seconds=webhooks.attempt_lifetime_seconds() + 1)
+    WebhookDelivery.objects.filter(pk=record.pk).update(created_at=long_ago)
+    assert webhooks.pending_test_event(account) is None  # it no longer holds the next one back
+    assert webhooks.recover_stalled(timezone.now()) == 1
+    record.refresh_from_db()
+    assert record.error == "no worker took this test event in time"
+    assert record.completed_at is not None and record.dispatch_at is None

@@ -11,6 +11,8 @@ from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.contrib.auth.views import LogoutView
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.decorators import method_decorator
+from django.views.decorators.cache import never_cache
 
 from jobs import sign_in
 from jobs.errors import RateLimited
@@ -22,6 +24,7 @@ class OperatorsAdminSite(admin.AdminSite):
     # last columns scrolled out of sight); the breadcrumbs and the index lead everywhere.
     enable_nav_sidebar = False
 
+    @method_decorator(never_cache)
     def login(self, request, extra_context=None):
         """Every POST is counted before its password is checked; past a limit the answer is
         a 429 with the login form, whatever the password."""

@@ -20,3 +20,8 @@ urlpatterns = [
     # The customers' web app, at the root: "/" is its sign-in page.
     path("", include("jobs.web.urls")),
 ]
+
+# A path under a vendor API's prefix that nothing answers, or a request Django refuses before
+# a view runs, is answered in that API's error shape; elsewhere Django's pages (jobs/api/fallback.py).
+handler400 = "jobs.api.fallback.handler400"
+handler404 = "jobs.api.fallback.handler404"

@@ -7,13 +7,18 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.urls import Resolver404, resolve
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from jobs import capabilities, completion
-from jobs.api.maskr import errors, params, payloads, schema, uploads
+from jobs.api import fallback, uploads
+from jobs.api.fallback import MASKR_PREFIX
+from jobs.api.maskr import errors, params, payloads, schema
 from jobs.api.views import SurfaceView, base_url, request_account, request_base_url
 from jobs.batches import BatchFile, submit_batch
 from jobs.errors import ImageTooLarge, JobNotFound, ModelNotInstalled
@@ -179,3 +184,18 @@ class BatchLookupView(MaskrView):
     )
     def get(self, request: Request, batch_id: str) -> Response:
         return Response(payloads.batch(_own(Batch, request, batch_id), base_url(request)))
+
+
+@csrf_exempt  # an API path: no session, no CSRF (the redirect's target is a DRF view)
+def without_trailing_slash(request: HttpRequest, path: str) -> HttpResponse:
+    """307 to the same URL without its trailing slash, as FastAPI's redirect_slashes answers;
+    a path that does not exist without the slash either is Maskr's 404."""
+    target = f"{MASKR_PREFIX}{path}"
+    try:
+        resolve(target)
+    except Resolver404:
+        return fallback.handler404(request)
+    query = request.META.get("QUERY_STRING", "")
+    response = HttpResponse(status=307)
+    response["Location"] = request.build_absolute_uri(target + (f"?{query}" if query else ""))
+    return response

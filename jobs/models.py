@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from inference.imageio import DEFAULT_QUALITY
 from inference.registry import MODES
+from jobs import public_url
 
 REFUND_NOTE = "Your credits have been refunded."
 
@@ -20,12 +21,6 @@ def default_output_ttl() -> int:
     """How long a job's output URLs work after it ends, unless its surface promises another
     lifetime (Submission.output_ttl_seconds)."""
     return settings.OUTPUT_TTL_SECONDS
-
-
-def public_base_url(fallback: str) -> str:
-    """The scheme and host of URLs the platform hands out: PUBLIC_BASE_URL when set, else
-    `fallback` (the request's, or the one a job was submitted through)."""
-    return settings.PUBLIC_BASE_URL or fallback
 
 
 class OutputFormat(models.TextChoices):
@@ -201,7 +196,7 @@ class Job(models.Model):
     def public_base_url(self) -> str:
         """Where URLs handed out later (webhooks, redelivery) point: PUBLIC_BASE_URL when set,
         else the base URL the job was submitted through."""
-        return public_base_url(self.base_url)
+        return public_url.or_else(self.base_url)
 
     def output_expiry(self, ended_at: datetime) -> datetime:
         """When a job that ends at `ended_at` loses its files: its output URLs stop working

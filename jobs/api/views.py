@@ -21,7 +21,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from billing.models import Account
-from jobs import capabilities, completion, idempotency, lifecycle, model_catalog, ratelimit
+from jobs import capabilities, completion, idempotency, lifecycle, model_catalog, public_url, ratelimit
 from jobs.api import serializers as s
 from jobs.api import uploads
 from jobs.api.errors import WaitsBusy
@@ -29,7 +29,7 @@ from jobs.api.pagination import JobPagination
 from jobs.api.parsers import LONE_SURROGATE, has_lone_surrogate
 from jobs.api.prefer import requested_wait
 from jobs.errors import ImageTooLarge, InvalidRequest, JobStateConflict
-from jobs.models import Job, public_base_url
+from jobs.models import Job
 from jobs.ownership import owned
 from jobs.submission import Submission, clean_webhook, read_image, submit
 
@@ -85,12 +85,12 @@ def request_account(request: Request) -> Account:
 
 def request_base_url(request: Request) -> str:
     """scheme://host as the client reached us (behind a proxy: SECURE_PROXY_SSL_HEADER)."""
-    return request.build_absolute_uri("/").rstrip("/")
+    return public_url.of_request(request)
 
 
 def base_url(request: Request) -> str:
-    """The base of app-served URLs in this answer: PUBLIC_BASE_URL when set, else the request's."""
-    return public_base_url(request_base_url(request))
+    """The base of app-served URLs in this answer (jobs/public_url.py)."""
+    return public_url.for_request(request)
 
 
 def _submit_body(request: Request) -> tuple[dict, str, UploadedFile | None]:

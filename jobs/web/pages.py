@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.shortcuts import render
 
-from jobs import models
+from jobs import public_url
 
 NAV = [
     ("playground", "Playground", "web:playground"),
@@ -29,11 +29,11 @@ def page(request, template: str, context: dict | None = None, *, active: str, st
 
 def request_base_url(request) -> str:
     """scheme://host as the browser reached us (what the API answers would use too)."""
-    return request.build_absolute_uri("/").rstrip("/")
+    return public_url.of_request(request)
 
 
 def public_base_url(request) -> str:
-    return models.public_base_url(request_base_url(request))
+    return public_url.for_request(request)
 
 
 def rate_key(account) -> str:

@@ -1,5 +1,5 @@
 """Rate limits in fixed windows, for every face: the API's (and the web app's) per-key
-request limits here, the web app's sign-in throttle (jobs/web/throttle.py) on the same
+request limits here, the sign-in throttle (jobs/sign_in.py) on the same
 windows. One shared counter per scope, identity and window (jobs/counters.py: Redis, or the
 database on the embedded default), incremented atomically, so every web process counts
 against the same windows and none is over-admitted."""

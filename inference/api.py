@@ -12,6 +12,7 @@ from PIL import Image
 
 from inference.engines import get_engine
 from inference.engines.base import EngineContext
+from inference.faces import FaceReport
 from inference.finishing import FINISHES
 from inference.imageio import DecodedImage, decode_image
 from inference.pixels import image_from, planes_from
@@ -42,7 +43,8 @@ class UpscaleParams:
     # mode's default, e.g. "2x_my_SPAN"; inference.catalog.scan lists them.
     model: str | None = None
     # precise only (the Ximilar surface's options, inference/finishing.py): ``classic`` runs
-    # no network (Lanczos and an unsharp mask); ``finish`` is a clean-up look after the
+    # the faithful network (DAT-light, inference.registry.faithful_model) when no ``model`` is
+    # named (the Ximilar surface names it at submit); ``finish`` is a clean-up look after the
     # upscale ("none", "clean", "smooth"); ``match_colors`` maps the output's palette onto
     # the input's.
     classic: bool = False
@@ -81,8 +83,6 @@ class UpscaleParams:
             raise ValueError(f"finish must be one of {', '.join(FINISHES)} (got {self.finish!r}).")
         if (self.classic or self.finish != "none" or self.match_colors) and self.mode != "precise":
             raise ValueError("classic, finish and match_colors apply to precise only.")
-        if self.classic and self.model is not None:
-            raise ValueError("classic runs no network: it cannot name a model.")
 
 
 @dataclass
@@ -96,6 +96,8 @@ class UpscaleResult:
     width: int
     height: int
     seconds: float
+    # shouldEnhanceFaces: whether faces were restored, how many, with which model, or why not.
+    faces: FaceReport = FaceReport()
 
 
 def upscale(
@@ -119,6 +121,13 @@ def upscale(
     planes = planes_from(decoded)
     context = EngineContext(model_dir=model_dir, tile=params.tile, progress=progress)
     output = engine.run(planes, params, context)
+    faces = FaceReport()
+    if params.enhance_faces:
+        # On every mode's output (smart's too): detection, alignment, the face model, paste-back.
+        from inference.faces import enhance_color
+
+        output.planes.color, faces = enhance_color(output.planes.color, model_dir)
+        log.info("faces: %s", faces)
     result_image = image_from(output.planes, decoded.icc_profile)
     seconds = time.perf_counter() - started
     log.info(
@@ -137,4 +146,5 @@ def upscale(
         width=result_image.width,
         height=result_image.height,
         seconds=seconds,
+        faces=faces,
     )

@@ -66,7 +66,9 @@ def test_each_scale_from_url_base64_and_file_through_the_client(
             "SUCCESS",
             scale,
         )
-        assert job.webhook_url == "" and job.engine == "precise/classic-lanczos"
+        # Ximilar's classic model is the faithful network: DAT-light at 2x, at 4x (and twice for 8x).
+        network = "DAT_light_x2" if scale == 2 else "DAT_light_x4"
+        assert job.webhook_url == "" and job.engine == f"precise/{network}" and job.model == network
         assert job.finished_at + timedelta(hours=24) == job.expires_at  # Ximilar's 24 hours
     account.refresh_from_db()
     assert account.balance == 100 - 3 == account.ledger_sum()
@@ -128,7 +130,7 @@ def test_every_mode_and_model_is_a_different_operation(celery_worker, live_serve
             image, _ = download_image(record["_upscaled_image_url"])
             outputs[model_type, mode] = np.asarray(image.convert("RGB")).astype(float)
             job = Job.objects.get(pk=record["_id"])
-            network = "RealESRGAN_x4plus" if model_type else "classic-lanczos"
+            network = "RealESRGAN_x4plus" if model_type else "DAT_light_x2"
             assert job.engine == f"precise/{network}"
             finish = {"artifact_removal": "clean", "ironed_out": "smooth", "high_fidelity": "none"}[mode]
             assert (job.params["finish"], job.params["classic"], job.params["matchColors"]) == (

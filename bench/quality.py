@@ -12,14 +12,18 @@ real engine (``inference.api.upscale``) and is scored against the crop:
 * ``precise / NAME``: every installed super-resolution network (``inference.catalog.scan``).
 * ``dynamic / NAME``: the same networks through dynamic's dials at their defaults (8, 5, 5).
 * ``ximilar ...``: Ximilar's options as its surface sets them (jobs/api/ximilar/params.py):
-  the classic model (no ``model_type``) and ``gan``, with its ``mode`` and ``tune_colors``.
+  the classic model (no ``model_type``) and ``gan``, with its ``mode`` and ``tune_colors``
+  (``gan, high_fidelity`` is the ``precise / RealESRGAN_x4plus`` row).
 
 Restore keeps the size, so it has its own table: the crop itself as a JPEG of quality 40,
 restored, against the crop.
 
 PSNR (dB) and SSIM are on the 8-bit RGB output, a border of ``scale`` pixels left out (what
 the network cannot see past), averaged over the photos. Higher is closer to the original.
-A benchmark, not a test: it prints figures (a few minutes on 2 CPU cores at the defaults).
+A benchmark, not a test: it prints figures. Every installed network at the defaults takes
+minutes on 2 quiet CPU cores (far longer on a loaded machine); ``--networks``,
+``--dynamic-networks``, ``--photos`` and ``--crop`` narrow it (tests/test_bench_quality.py
+runs it on one tiny crop).
 """
 
 from __future__ import annotations
@@ -106,18 +110,18 @@ def sr_networks(model_dir: str) -> list[str]:
     return [info.name for info in scan(model_dir) if info.usable and info.purpose == "SR"]
 
 
-def rows_for(networks: list[str]) -> list[Row]:
+def rows_for(networks: list[str], dynamic_networks: list[str]) -> list[Row]:
     rows = [Row("lanczos (baseline)", None)]
     rows += [Row(f"precise / {name}", {"model": name}) for name in networks]
-    rows += [Row(f"dynamic / {name}", {"model": name}, mode="dynamic") for name in networks]
+    rows += [Row(f"dynamic / {name}", {"model": name}, mode="dynamic") for name in dynamic_networks]
+    gan = {"model": "RealESRGAN_x4plus"}  # what Ximilar's model_type "gan" runs
     rows += [
         Row("ximilar classic, high_fidelity", {"classic": True}),
         Row(
             "ximilar classic (default: artifact_removal, tune_colors)",
             {"classic": True, "finish": "clean", "match_colors": True},
         ),
-        Row("ximilar gan, high_fidelity", {}),
-        Row("ximilar gan, artifact_removal, tune_colors", {"finish": "clean", "match_colors": True}),
+        Row("ximilar gan, artifact_removal, tune_colors", {**gan, "finish": "clean", "match_colors": True}),
     ]
     return rows
 
@@ -157,6 +161,9 @@ def main() -> int:
     parser.add_argument("--crop", type=int, default=96, help="side of the ground-truth crops (divisible by 4)")
     parser.add_argument("--photos", default=",".join(PHOTOS), help="scikit-image photo names")
     parser.add_argument("--networks", default="", help="comma-separated: only these networks (default: all installed)")
+    parser.add_argument(
+        "--dynamic-networks", default=None, help="comma-separated: dynamic's rows (default: --networks)"
+    )
     parser.add_argument("--no-restore", action="store_true")
     args = parser.parse_args()
     if args.crop % 4:
@@ -167,6 +174,7 @@ def main() -> int:
     torch.manual_seed(0)
     crops = photo_crops(tuple(args.photos.split(",")), args.crop)
     networks = [n for n in args.networks.split(",") if n] or sr_networks(args.model_dir)
+    dynamic_networks = networks if args.dynamic_networks is None else [n for n in args.dynamic_networks.split(",") if n]
     started = time.perf_counter()
     print(
         f"PSNR (dB) / SSIM against the original, mean of {len(crops)} crops of {args.crop} px "
@@ -175,7 +183,7 @@ def main() -> int:
     header = " | ".join(f"{s}x{' JPEG' if j else ''}" for j in (False, True) for s in SCALES)
     print(f"| {'row':58} | {header} |")
     print(f"|{'-' * 60}|" + "|".join("-" * 12 for _ in range(4)) + "|")
-    for row in rows_for(networks):
+    for row in rows_for(networks, dynamic_networks):
         cells = []
         for jpeg in (False, True):
             for scale in SCALES:

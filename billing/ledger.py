@@ -6,8 +6,8 @@ from __future__ import annotations
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
+from billing.errors import InsufficientCredits
 from billing.models import Account, LedgerEntry
-from jobs.errors import InsufficientCredits
 
 __all__ = ["InsufficientCredits", "debit_for_job", "refund_job", "top_up"]
 

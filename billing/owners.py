@@ -10,15 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
-from django.urls import reverse
-from django.utils.encoding import force_bytes
-from django.utils.http import urlsafe_base64_encode
 
 from billing import ledger
 from billing.models import Account, ApiKey, Owner
@@ -99,12 +94,3 @@ def account_of(user) -> Account | None:
         return None
     owner = Owner.objects.select_related("account").filter(user=user).first()
     return owner.account if owner else None
-
-
-def set_password_url(user, base_url: str = "") -> str:
-    """A link that lets `user` choose a password, once (the token is void once the password
-    changes) and for PASSWORD_RESET_TIMEOUT seconds."""
-    base = (base_url or settings.PUBLIC_BASE_URL or f"http://localhost:{settings.PORT}").rstrip("/")
-    uid = urlsafe_base64_encode(force_bytes(user.pk))
-    token = default_token_generator.make_token(user)
-    return base + reverse("web:password-reset-confirm", kwargs={"uidb64": uid, "token": token})

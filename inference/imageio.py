@@ -37,6 +37,7 @@ __all__ = [
     "ImageTooLargeError",
     "UnsupportedImageError",
     "decode_image",
+    "COMPRESSED_FORMAT",
     "MAX_SIDE",
     "encode",
     "encode_jpeg",
@@ -132,11 +133,26 @@ class ImageInfo:
         return self.width * self.height
 
 
+def _check_pixels(width: int, height: int, max_pixels: int) -> None:
+    if width < 1 or height < 1:
+        raise CorruptImageError("The image file is corrupt: it has no pixels.")
+    if width * height > max_pixels:
+        raise ImageTooLargeError(
+            f"The image is {width}x{height} pixels ({width * height / 1e6:.1f} MP); "
+            f"send one of at most {max_pixels / 1e6:g} MP."
+        )
+
+
 def _open(data: bytes, max_pixels: int) -> tuple[Image.Image, str]:
-    """Open (not decode) a JPEG, PNG or WebP file and check its pixel count from the header."""
+    """Open (not decode) a JPEG, PNG or WebP file and check its pixel count from the header.
+    A WebP's size is read from its own header first: Pillow's WebP opener sets up libwebp's
+    decoder, which allocates the whole canvas, before it checks the size."""
     if not data:
         raise CorruptImageError("The image file is empty.")
     detected = sniff_format(data)
+    if detected == "WEBP":
+        header = webp_header(data)
+        _check_pixels(header.width, header.height, max_pixels)
     try:
         im = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
     except Image.DecompressionBombError as exc:
@@ -152,23 +168,27 @@ def _open(data: bytes, max_pixels: int) -> tuple[Image.Image, str]:
     except _DECODE_ERRORS as exc:
         raise CorruptImageError(f"The image file is truncated or corrupt: {exc}.") from exc
 
-    width, height = im.size
-    if width < 1 or height < 1:
-        raise CorruptImageError("The image file is corrupt: it has no pixels.")
-    if width * height > max_pixels:
-        raise ImageTooLargeError(
-            f"The image is {width}x{height} pixels ({width * height / 1e6:.1f} MP); "
-            f"send one of at most {max_pixels / 1e6:g} MP."
-        )
+    _check_pixels(*im.size, max_pixels)
     return im, detected
 
 
 def probe_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageInfo:
     """Format, upright size and alpha of a client's image from its header, and a cheap check
     that the file is whole: PNG chunks and their checksums (no inflating), a JPEG decoded at
-    1/8 scale, WebP decoded (its decoder has no cheaper pass). Costs a fraction of
-    ``decode_image`` in time and memory, so the web tier can refuse an over-size output
-    before anything is decoded. Raises the same errors as ``decode_image``."""
+    1/8 scale, a WebP's RIFF chunks and VP8/VP8L/VP8X headers (Pillow is not involved: its
+    decoder has no cheaper pass than a full decode, and a 38-byte lossless WebP can hold
+    49 MP). Costs a fraction of ``decode_image`` in time and memory, so the web tier can
+    refuse an over-size output before anything is decoded. Raises the same errors as
+    ``decode_image``; a WebP whose compressed data is corrupt past its headers is found by
+    ``decode_image`` only."""
+    if data and sniff_format(data) == "WEBP":
+        header = webp_header(data)
+        _check_pixels(header.width, header.height, max_pixels)
+        width, height = header.width, header.height
+        if header.orientation in (5, 6, 7, 8):
+            width, height = height, width
+        mode = "RGBA" if header.has_alpha else "RGB"
+        return ImageInfo(width, height, "WEBP", header.has_alpha, 8, mode)
     im, detected = _open(data, max_pixels)
     file_format = im.format or detected
     mode = im.mode
@@ -319,6 +339,95 @@ def _cmyk_to_rgb(im: Image.Image, icc_profile: bytes | None) -> tuple[Image.Imag
         except (ImageCms.PyCMSError, OSError, ValueError):
             log.info("CMYK image with an unusable ICC profile: converting without it")
     return im.convert("RGB"), None
+
+
+# --- WebP headers ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WebPHeader:
+    width: int  # the canvas, as stored (before EXIF orientation)
+    height: int
+    has_alpha: bool
+    animated: bool
+    orientation: int  # from the EXIF chunk; 1 without one
+
+
+_VP8X_ALPHA, _VP8X_ANIMATION = 0x10, 0x02
+
+
+def webp_header(data: bytes) -> WebPHeader:
+    """A WebP file's size, alpha and orientation from its RIFF chunks and its VP8 (lossy),
+    VP8L (lossless) or VP8X (extended) header, as libwebp's WebPGetFeatures reads them,
+    without decoding a pixel. The chunk list must be whole (a truncated file is refused) and
+    a still image's bitstream must have the canvas's size. Raises CorruptImageError."""
+
+    def corrupt(why: str) -> CorruptImageError:
+        return CorruptImageError(f"The image file is truncated or corrupt: its WEBP {why}.")
+
+    if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WEBP":
+        raise corrupt("header is unreadable")
+    end = 8 + struct.unpack("<I", data[4:8])[0]
+    if end > len(data):
+        raise corrupt(f"file is {len(data)} bytes long where its header says {end}")
+    chunks: list[tuple[bytes, bytes]] = []
+    offset = 12
+    while offset + 8 <= end:
+        kind, size = data[offset : offset + 4], struct.unpack("<I", data[offset + 4 : offset + 8])[0]
+        if offset + 8 + size > end:
+            raise corrupt(f"{kind.decode('latin-1')!r} chunk runs past the end of the file")
+        chunks.append((kind, data[offset + 8 : offset + 8 + size]))
+        offset += 8 + size + (size & 1)
+    if not chunks:
+        raise corrupt("file has no image data")
+
+    def bitstream(kind: bytes, payload: bytes) -> tuple[int, int, bool]:
+        if kind == b"VP8 ":
+            if len(payload) < 10 or payload[0] & 1 or payload[3:6] != b"\x9d\x01\x2a":
+                raise corrupt("VP8 header is unreadable")
+            first_partition = int.from_bytes(payload[:3], "little") >> 5
+            if 10 + first_partition > len(payload):
+                raise corrupt("VP8 data is truncated")
+            width, height = struct.unpack("<HH", payload[6:10])
+            return width & 0x3FFF, height & 0x3FFF, False
+        if len(payload) < 5 or payload[0] != 0x2F:
+            raise corrupt("VP8L header is unreadable")
+        bits = struct.unpack("<I", payload[1:5])[0]
+        if bits >> 29:
+            raise corrupt("VP8L version is unknown")
+        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1, bool((bits >> 28) & 1)
+
+    first_kind, first = chunks[0]
+    if first_kind in (b"VP8 ", b"VP8L"):
+        width, height, alpha = bitstream(first_kind, first)
+        return WebPHeader(width, height, alpha, False, 1)
+    if first_kind != b"VP8X" or len(first) < 10:
+        raise corrupt("header is unreadable")
+    flags = first[0]
+    width = 1 + int.from_bytes(first[4:7], "little")
+    height = 1 + int.from_bytes(first[7:10], "little")
+    animated = bool(flags & _VP8X_ANIMATION)
+    kinds = {kind for kind, _ in chunks}
+    if animated:
+        if b"ANMF" not in kinds:
+            raise corrupt("animation has no frames")
+    else:
+        frames = [(kind, payload) for kind, payload in chunks if kind in (b"VP8 ", b"VP8L")]
+        if not frames:
+            raise corrupt("file has no image data")
+        if bitstream(*frames[0])[:2] != (width, height):
+            raise corrupt("image data does not have the canvas's size")
+    orientation = 1
+    exif = next((payload for kind, payload in chunks if kind == b"EXIF"), None)
+    if exif is not None:  # Pillow reads the chunk whatever the flags say
+        try:
+            tags = Image.Exif()
+            tags.load(exif)
+            value = int(tags.get(_ORIENTATION_TAG, 1))
+        except (TypeError, ValueError, SyntaxError, struct.error):
+            value = 1  # unreadable EXIF is not worth refusing the image for
+        orientation = value if 1 <= value <= 8 else 1
+    return WebPHeader(width, height, bool(flags & _VP8X_ALPHA), animated, orientation)
 
 
 # --- 16-bit PNG ----------------------------------------------------------------------
@@ -506,7 +615,11 @@ def encode_webp(image: Image.Image, icc_profile: bytes | None = None, quality: i
 
 # Output formats as the APIs name them -> (encoder, file extension). WebP and JPEG cap each
 # side (libwebp at 16383 px, JPEG at 65535 px); the web tier refuses larger outputs up front.
+# The most pixels a side each encoder can write (libwebp's, libjpeg's, PNG's). The web tier
+# refuses at submit an output that its format, or the compressed copy, cannot hold.
 MAX_SIDE = {"webp": 16383, "jpg": 65535, "png": 2**31 - 1}
+# Every job's second output (compressedImageUrl) is a JPEG.
+COMPRESSED_FORMAT = "jpg"
 
 
 def encode(image: Image.Image, fmt: str, icc_profile: bytes | None = None, quality: int = 85) -> bytes:

@@ -6,13 +6,16 @@ class JobsConfig(AppConfig):
     verbose_name = "Jobs"
 
     def ready(self) -> None:
-        # The model scan's Celery task and the worker-start signal handler (torch-free to
-        # import); each API surface registers the shape of its webhook bodies (jobs/surfaces.py).
-        from jobs import model_scan, surfaces  # noqa: F401
-        from jobs.api import serializers  # noqa: F401
-        from jobs.api.apixo import payloads as apixo
-        from jobs.api.ximilar import payloads  # noqa: F401
-        from jobs.models import Job
-        from jobs.web import surface  # noqa: F401
+        """The composition root: the domain's Celery tasks (the model scan's, torch-free to
+        import, with its worker-start handler) and the tasks state changes queue, bound into
+        lifecycle; then each face wires itself in one way, its wire(): the API surfaces,
+        the customers' web app, the operators' pages."""
+        from jobs import lifecycle, model_scan, tasks  # noqa: F401  (model_scan: its task)
+        from jobs.api import wiring as api
+        from jobs.operators import wiring as operators
+        from jobs.web import surface as web
 
-        surfaces.register_webhook_body(Job.Surface.APIXO, apixo.webhook_body)
+        lifecycle.use_tasks(run_job=tasks.run_job, deliver_webhook=tasks.deliver_webhook)
+        api.wire()
+        web.wire()
+        operators.wire()

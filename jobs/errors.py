@@ -8,17 +8,12 @@ surface's own error module for theirs.
 
 from __future__ import annotations
 
+from billing.errors import InsufficientCredits as InsufficientCredits
+from billing.errors import Refusal
 
-class DomainError(Exception):
-    """Base of every refusal. `field` names the input at fault, when there is one."""
-
-    def __init__(self, message: str, *, field: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.field = field
-
-    def __str__(self) -> str:
-        return self.message
+# The base of every refusal and the credit refusal live in billing (the lower package: jobs
+# imports billing, never the reverse); here they are the domain's like any other.
+DomainError = Refusal
 
 
 class InvalidRequest(DomainError):
@@ -52,13 +47,6 @@ class OutputTooLarge(InvalidRequest):
     def __init__(self, message: str, *, largest_factor: float, field: str | None = None):
         super().__init__(message, field=field)
         self.largest_factor = largest_factor
-
-
-class InsufficientCredits(DomainError):
-    def __init__(self, cost: int, balance: int):
-        self.cost = cost
-        self.balance = balance
-        super().__init__(f"Insufficient credits: this job costs {cost} credits and the balance is {balance}.")
 
 
 class Throttled(DomainError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import Any
 
 from django.db import transaction
 from django.db.models import F
@@ -17,13 +18,36 @@ from jobs.models import REFUND_NOTE, Job
 log = logging.getLogger(__name__)
 
 
+class _Tasks:
+    """The Celery tasks a state change queues after its commit: bound once by the composition
+    root (jobs/apps.py calls use_tasks with jobs.tasks'), so this module never imports the
+    task module, which imports it."""
+
+    run_job: Any = None
+    deliver_webhook: Any = None
+
+
+_tasks = _Tasks()
+
+
+def use_tasks(*, run_job: Any, deliver_webhook: Any) -> None:
+    _tasks.run_job = run_job
+    _tasks.deliver_webhook = deliver_webhook
+
+
+def _task(name: str) -> Any:
+    task = getattr(_tasks, name)
+    if task is None:
+        raise RuntimeError(f"jobs.lifecycle has no {name} task bound: the jobs app is not ready")
+    return task
+
+
 def enqueue(job: Job) -> None:
     """Queue the job's task once the transaction that created it commits."""
-    from jobs.tasks import run_job
 
     def send():
         try:
-            run_job.apply_async(args=[str(job.id)])
+            _task("run_job").apply_async(args=[str(job.id)])
         except Exception:
             # The job is safe in the database; the maintenance sweep sends it later.
             log.exception("Could not queue job %s now; the sweep will re-queue it", job.id)
@@ -110,13 +134,11 @@ def _ended(job: Job) -> None:
     """After the commit that ended the job: wake its waiters, send its webhook."""
     transaction.on_commit(lambda: completion.announce(job.id))
     if job.webhook_url:
-        from jobs.tasks import deliver_webhook
-
-        transaction.on_commit(lambda: _send_webhook_task(deliver_webhook, job))
+        transaction.on_commit(lambda: _send_webhook_task(job))
 
 
-def _send_webhook_task(task, job: Job) -> None:
+def _send_webhook_task(job: Job) -> None:
     try:
-        task.apply_async(args=[str(job.id)])
+        _task("deliver_webhook").apply_async(args=[str(job.id)])
     except Exception:
         log.exception("Could not queue the webhook for job %s", job.id)

@@ -262,11 +262,16 @@ class IdempotencyRecord(models.Model):
     fingerprint = models.CharField(max_length=64, help_text="sha256 of the endpoint and body")
     response_status = models.PositiveSmallIntegerField(null=True, blank=True)
     response_body = models.JSONField(null=True, blank=True)
+    # The job the first request created, recorded in the transaction that creates and charges
+    # it: a request that dies before recording its response still resolves to that job.
+    job = models.ForeignKey("jobs.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # When the request that holds the key started (the first, or one that took over the key
+    # of a request that died): a duplicate is refused at once while it may still be running.
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
         constraints = [
-            # Concurrent duplicates: exactly one INSERT wins, the others wait for its answer.
+            # Concurrent duplicates: exactly one INSERT wins; the others are told to retry.
             models.UniqueConstraint(fields=["account", "key"], name="idempotency_key_per_account"),
         ]
 

@@ -60,7 +60,7 @@ class Heartbeat:
 
 
 def engine_params(job: Job):
-    from inference.api import MODEL_MODES, UpscaleParams
+    from inference.params import MODEL_MODES, UpscaleParams
 
     p = job.params
     return UpscaleParams(

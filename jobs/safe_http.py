@@ -73,7 +73,10 @@ def embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
 
 
 def _is_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    return ip.is_global and not ip.is_multicast
+    # Python counts IPv6 site-local (fec0::/10, deprecated by RFC 3879 but still routed
+    # inside some networks) as global: it is not.
+    site_local = isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local
+    return ip.is_global and not ip.is_multicast and not site_local
 
 
 def check_address(address: str) -> None:
@@ -85,7 +88,7 @@ def check_address(address: str) -> None:
         return
     if not _is_public(ip) or ip in _LOCAL_NAT64:
         raise BlockedURLError(
-            f"the address {ip} is not public (loopback, private, link-local, metadata and "
+            f"the address {ip} is not public (loopback, private, link-local, site-local, metadata and "
             "multicast addresses are refused)"
         )
     if isinstance(ip, ipaddress.IPv6Address):

@@ -21,8 +21,8 @@ from django.db import transaction
 
 from billing import ledger, pricing
 from billing.models import Account
-from inference.imageio import MAX_SIDE, ImageError, ImageInfo, probe_image
-from jobs import capabilities, counters, lifecycle, model_catalog, safe_http, storage
+from inference.imageio import COMPRESSED_FORMAT, MAX_SIDE, ImageError, ImageInfo, probe_image
+from jobs import capabilities, counters, idempotency, lifecycle, model_catalog, safe_http, storage
 from jobs.errors import (
     ImageFetchFailed,
     ImageInvalid,
@@ -59,6 +59,8 @@ class Submission:
     # An image that cannot be downloaded or read is accepted as a job that fails at once
     # (refunded) instead of refused: APIXO checks the image only once the task runs.
     defer_image_errors: bool = False
+    # The request's Idempotency-Key: the job is recorded on it as it is created and charged.
+    idempotency_key: str = ""
 
 
 def clean_webhook(value: object, field: str = "webhook") -> str:
@@ -69,6 +71,8 @@ def clean_webhook(value: object, field: str = "webhook") -> str:
     if not isinstance(value, str):
         raise InvalidRequest(f"{field} must be an http or https URL.", field=field)
     url = value.strip()
+    if not url.isascii() and not url.isprintable():  # a lone surrogate, a control character
+        raise InvalidRequest(f"{field} must be a valid http or https URL (got {ascii(url)}).", field=field)
     if len(url) > 2000:
         raise InvalidRequest(f"{field} must be at most 2000 characters.", field=field)
     try:
@@ -229,13 +233,23 @@ def check_output_size(
     else:
         out_w, out_h = pricing.long_side_size(info.width, info.height, long_side)
         smaller = "resolution"
-    max_side = MAX_SIDE[output_format]
-    if max(out_w, out_h) > max_side:
+    # Every job is encoded twice: in its output format, and as the JPEG of compressedImageUrl.
+    # What either encoder cannot write is refused now, not after the inference has run.
+    for fmt in (output_format, COMPRESSED_FORMAT):
+        max_side = MAX_SIDE[fmt]
+        if max(out_w, out_h) <= max_side:
+            continue
+        largest = math.floor(max_side / max(info.width, info.height) * 100) / 100
+        if fmt == output_format and output_format != COMPRESSED_FORMAT:
+            what, hint = f"{fmt} images", f"choose a smaller {smaller} or outputFormat png"
+        else:
+            what, hint = "JPEG images (every job's compressed copy is one)", f"choose a smaller {smaller}"
+        if long_side is None and largest < 1:
+            hint = "the image itself is too long for any factor"
         raise OutputTooLarge(
-            f"The output would be {out_w}x{out_h}, and {output_format} images can be at most {max_side} pixels "
-            f"on a side: choose a smaller {smaller} or outputFormat png.",
-            largest_factor=math.floor(max_side / max(info.width, info.height) * 100) / 100,
-            field="outputFormat",
+            f"The output would be {out_w}x{out_h}, and {what} can be at most {max_side} pixels on a side: {hint}.",
+            largest_factor=largest,
+            field="outputFormat" if fmt == output_format and output_format != COMPRESSED_FORMAT else smaller,
         )
     if out_w * out_h > settings.MAX_OUTPUT_PIXELS:
         cap_mp = settings.MAX_OUTPUT_PIXELS / 1e6
@@ -370,6 +384,8 @@ def create_charged_job(
                 output_height=output_size[1],
             )
             ledger.debit_for_job(account.pk, job, cost)
+            if submission.idempotency_key:
+                idempotency.attach(account, submission.idempotency_key, job)
             if failure is None:
                 lifecycle.enqueue(job)
             else:

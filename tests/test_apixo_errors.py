@@ -99,7 +99,7 @@ def test_a_callback_url_that_is_not_an_http_url_is_a_400(live_server, account):
     for url in ("not a url", "ftp://hooks.example/x", "http://user:pw@hooks.example/"):
         payload = {**apixo.body(URL, request_type="callback"), "callback_url": url}
         answer = refused(apixo.generate(live_server.url, account.raw_key, payload), 400)
-        assert answer["message"].startswith("callback_url "), answer
+        assert answer["message"].startswith("The parameter {{callback_url}} "), answer
     nothing_charged(account)
 
 

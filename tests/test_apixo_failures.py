@@ -63,7 +63,7 @@ def refunded_once(account, task: str) -> None:
             images.encode(images.pattern(), "GIF"),
             "The image is not a JPEG, PNG or WebP file (detected: GIF).",
         ),
-        ("/missing.png", None, "imageUrl could not be fetched: the server answered HTTP 404."),
+        ("/missing.png", None, "The parameter {{image_urls}} could not be fetched: the server answered HTTP 404."),
     ],
 )
 def test_a_url_that_is_no_readable_image_is_accepted_then_fails(

@@ -55,7 +55,7 @@ def test_each_task_has_an_explicit_route_to_a_queue_named_in_settings():
 def test_the_broker_timeouts_are_defined_once(settings, monkeypatch):
     import redis
 
-    from jobs import dashboard, health
+    from jobs.operators import dashboard, health
 
     assert app.conf.broker_connection_timeout == settings.CELERY_BROKER_CONNECTION_TIMEOUT
     assert app.conf.broker_transport_options["visibility_timeout"] == settings.BROKER_VISIBILITY_TIMEOUT_SECONDS

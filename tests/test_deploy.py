@@ -918,9 +918,13 @@ def test_every_web_server_runs_the_gunicorn_config(compose, manifests):
 
 
 def test_the_gunicorn_config_keeps_threads_free_and_outlasts_requests(compose, manifests):
+    from gunicorn.workers.gthread import ThreadWorker
+
+    from jobs.api.server import ThreadWorker as Ours
     from upscaler_platform import gunicorn_conf as conf
 
-    assert conf.worker_class == "gthread"
+    # gunicorn's gthread worker, its own refusals in the APIs' shapes (jobs/api/server.py)
+    assert conf.worker_class == "jobs.api.server.ThreadWorker" and issubclass(Ours, ThreadWorker)
     assert conf.threads > conf.THREADS_HELD, "slow requests could take every thread"
     assert conf.timeout > conf.LONGEST_REQUEST_SECONDS and conf.graceful_timeout > conf.LONGEST_REQUEST_SECONDS
     # The platforms wait for gunicorn's graceful stop, and the proxy for the longest request.

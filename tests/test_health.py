@@ -118,7 +118,7 @@ def test_readyz_names_a_broken_storage(client, tmp_path):
 
 
 def test_readyz_times_out_a_hung_check(client, monkeypatch):
-    from jobs import health
+    from jobs.operators import health
 
     monkeypatch.setitem(health.CHECKS, "broker", lambda: time.sleep(10))
     monkeypatch.setattr(health, "CHECK_TIMEOUT_SECONDS", 0.5)

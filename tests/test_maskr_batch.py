@@ -85,3 +85,43 @@ def test_when_credits_run_out_part_way_the_rest_fail_uncharged(celery_worker, li
     assert kinds == [("debit", -1), ("debit", -1), ("topup", 2)]
     assert Job.objects.filter(account=client).count() == 2
     assert set(Job.objects.filter(account=client).values_list("status", flat=True)) == {"SUCCESS"}
+
+
+def test_a_storage_or_database_error_fails_that_file_alone(celery_worker, live_server, account, monkeypatch):
+    """Partial failure is per file, always (jobs/batches.py): trouble of ours on one file
+    (its input cannot be stored, or the database refuses its job) fails that file uncharged;
+    the files before and after it run and are charged, and the client gets the batch_id."""
+    from django.db import DatabaseError
+
+    from jobs import storage, submission
+
+    calls = {"save": 0, "cap": 0}
+    real_save, real_cap = storage.save, submission.check_unfinished_cap
+
+    def save(name, data):
+        calls["save"] += 1
+        if calls["save"] == 2:
+            raise OSError("No space left on device")
+        return real_save(name, data)
+
+    def check_unfinished_cap(acct):
+        calls["cap"] += 1
+        if calls["cap"] == 2:
+            raise DatabaseError("server closed the connection unexpectedly")
+        return real_cap(acct)
+
+    monkeypatch.setattr(storage, "save", save)
+    monkeypatch.setattr(submission, "check_unfinished_cap", check_unfinished_cap)
+    files = [(f"{i}.png", images.png(24, 20, seed=i)) for i in range(4)]
+    body = answer(maskr.batch(live_server.url, account.raw_key, files, scale_factor=2, output_format="png"))
+
+    assert [r["status"] for r in body["results"]] == ["completed", "failed", "failed", "completed"]
+    assert [r["input_filename"] for r in body["results"]] == [name for name, _ in files]
+    for failed in body["results"][1:3]:
+        assert failed["job_id"] is None and failed["credits_used"] == 0
+        assert "server error" in failed["error"] and "not charged" in failed["error"]
+    batch = Batch.objects.get(pk=body["batch_id"])
+    assert batch.jobs.count() == 2 and body["total_credits_used"] == 2
+    assert Job.objects.filter(account=account).count() == 2
+    account.refresh_from_db()
+    assert account.balance == 98 == account.ledger_sum()

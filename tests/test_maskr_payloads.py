@@ -9,8 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from jobs import lifecycle
 from jobs.api.maskr import payloads
-from jobs.api.maskr.batches import submission
-from jobs.api.maskr.params import Options
+from jobs.api.maskr.params import Options, submission
 from jobs.models import Job
 from jobs.submission import submit
 from tests import images

@@ -24,7 +24,7 @@ from django.http import HttpRequest
 from django.http.multipartparser import MultiPartParser
 
 from billing.models import LedgerEntry
-from jobs.api.maskr.uploads import LimitedUploadHandler, OversizedFile, TooManyFiles, UploadTooLarge
+from jobs.api.uploads import LimitedUploadHandler, OversizedFile, TooManyFiles, UploadTooLarge
 from jobs.models import Job
 from tests import images, maskr
 from tests.conftest import worker_env
@@ -128,10 +128,13 @@ def test_the_51st_file_of_a_batch_stops_the_reading():
 # -- over HTTP ----------------------------------------------------------------------------------
 
 
-def stream_upload(url: str, key: str, path: str, field: str, file_bytes: int) -> tuple[int, dict, int]:
+def stream_upload(
+    url: str, key: str, path: str, field: str, file_bytes: int, parse: bool = True
+) -> tuple[int, dict | str, int]:
     """POST one file of `file_bytes` zero bytes, sent a chunk at a time from one reused block
     (no 51 MB string is built), stopping as soon as the server answers. Returns the status,
-    the JSON body and how many bytes of the request body had been sent by then."""
+    the JSON body (the text without `parse`) and how many bytes of the request body had been
+    sent by then."""
     host, port = url.removeprefix("http://").split(":")
     head, tail = part(field, "big.png"), END
     total = len(head) + file_bytes + len(tail)
@@ -172,7 +175,8 @@ def stream_upload(url: str, key: str, path: str, field: str, file_bytes: int) ->
     sock.settimeout(60)
     response = http.client.HTTPResponse(sock)
     response.begin()
-    body = json.loads(response.read())
+    raw = response.read()
+    body = json.loads(raw) if parse else raw.decode()
     sock.close()
     return response.status, body, sent
 

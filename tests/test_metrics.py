@@ -16,7 +16,7 @@ from tests.test_health import start_own_redis
 
 pytestmark = pytest.mark.django_db
 
-MIDDLEWARE = ["jobs.metrics.PrometheusMiddleware"]
+MIDDLEWARE = ["jobs.operators.metrics.PrometheusMiddleware"]
 
 
 def scrape(client) -> dict[tuple[str, tuple], float]:
@@ -152,7 +152,7 @@ from datetime import timedelta
 from django.utils import timezone
 from billing.models import Account
 from jobs.models import Job
-from jobs.metrics import inference_seconds_per_megapixel
+from jobs.operators.metrics import inference_seconds_per_megapixel
 account = Account.objects.create(name="a")
 now = timezone.now()
 for seconds, size in ((2, (2000, 2000)), (20, (2000, 1000))):

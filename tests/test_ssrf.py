@@ -134,6 +134,7 @@ REFUSED_HOSTS = [
     ("192.168.0.10", "192.168.0.10 is not public"),
     ("169.254.169.254", "169.254.169.254 is not public"),
     ("[fe80::1]", "fe80::1 is not public"),
+    ("[fec0::1]", "fec0::1 is not public"),  # IPv6 site-local (fec0::/10), deprecated but routable
     ("[::ffff:10.0.0.1]", "10.0.0.1 is not public"),
     ("[::ffff:127.0.0.1]", "127.0.0.1 is not public"),
     ("2130706433", "127.0.0.1 is not public"),  # decimal-encoded 127.0.0.1
@@ -205,6 +206,8 @@ def test_webhooks_to_non_public_addresses_are_blocked_and_recorded(finished_job,
         ("64:ff9b:1::5db8:d822", False),  # local use, whatever it embeds
         ("2001:0:4136:e378:8000:63bf:80ff:fffe", False),
         ("100.64.0.1", False),  # CGNAT
+        ("fec0::1", False),  # site-local
+        ("feff:ffff::1", False),  # the top of fec0::/10
         ("::ffff:169.254.169.254", False),
     ],
 )

@@ -14,8 +14,8 @@ import sys, django
 django.setup()
 from django.urls import resolve
 import upscaler_platform.urls, jobs.api.views, jobs.tasks, jobs.submission, jobs.webhooks
-import billing.authentication, jobs.web.views.playground, jobs.web.views.jobs
-import jobs.admin, jobs.model_catalog, jobs.model_scan, jobs.management.commands.rescan_models
+import jobs.api.authentication, jobs.web.views.playground, jobs.web.views.jobs
+import jobs.operators.admin, jobs.model_catalog, jobs.model_scan, jobs.management.commands.rescan_models
 resolve('/api/v1/precise-upscale')
 resolve('/api/v1/models')
 resolve('/playground')

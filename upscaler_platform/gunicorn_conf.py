@@ -31,11 +31,12 @@ from upscaler_platform.env import env_int
 # Threads slow requests may hold at once in one process, and threads kept for the rest.
 THREADS_HELD = app.IMAGE_FETCH_MAX_IN_FLIGHT_PER_PROCESS + app.SYNC_WAIT_MAX_CONCURRENT
 RESERVED_THREADS = 8
-# The longest request allowed: a submit's download, then decoding, storing and queueing,
-# then the longest synchronous wait for the job.
-LONGEST_REQUEST_SECONDS = app.IMAGE_FETCH_DEADLINE_SECONDS + 30 + app.SYNC_WAIT_MAX_SECONDS
+# The longest request allowed (settings.py says what it covers).
+LONGEST_REQUEST_SECONDS = app.LONGEST_REQUEST_SECONDS
 
-worker_class = "gthread"
+# gunicorn's gthread worker, answering the requests it refuses itself (a URL or headers over
+# its limits: 414, 431) in the vendor API's error shape when the path is one of theirs.
+worker_class = "jobs.api.server.ThreadWorker"
 workers = env_int("WEB_CONCURRENCY", 4)
 threads = env_int("WEB_THREADS", THREADS_HELD + RESERVED_THREADS)
 # With gthread, `timeout` only catches a process whose main loop is stuck; graceful_timeout

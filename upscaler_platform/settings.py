@@ -55,11 +55,13 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "jobs.metrics.PrometheusMiddleware",  # first, so it times the whole request
+    "jobs.operators.metrics.PrometheusMiddleware",  # first, so it times the whole request
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # Before CSRF, which reads form bodies: the web app's uploads are read under their limits.
+    "jobs.api.uploads.UploadLimitMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -154,6 +156,9 @@ UPSCALER_MODEL_DIR = env_str("UPSCALER_MODEL_DIR", str(BASE_DIR / "models"))
 MODEL_SCAN_ON_WORKER_START = env_bool("MODEL_SCAN_ON_WORKER_START", True)
 MAX_INPUT_BYTES = env_int("MAX_INPUT_BYTES", 50 * 1024 * 1024)
 MAX_INPUT_PIXELS = env_int("MAX_INPUT_PIXELS", 50_000_000)
+# The largest PNG or WebP the web tier decodes for a preview (admin and web app thumbnails:
+# 12 MP is about 48 MB decoded); a larger one gets none. JPEGs are decoded at 1/8 size.
+THUMBNAIL_MAX_DECODE_PIXELS = env_int("THUMBNAIL_MAX_DECODE_PIXELS", 12_000_000)
 MAX_OUTPUT_PIXELS = env_int("MAX_OUTPUT_PIXELS", 80_000_000)
 IMAGE_FETCH_CONNECT_TIMEOUT = env_float("IMAGE_FETCH_CONNECT_TIMEOUT", 5.0)
 IMAGE_FETCH_READ_TIMEOUT = env_float("IMAGE_FETCH_READ_TIMEOUT", 20.0)
@@ -222,6 +227,12 @@ SYNC_WAIT_MAX_CONCURRENT = env_int("SYNC_WAIT_MAX_CONCURRENT", 32)
 # The most a Maskr batch request's body may hold; each of its files is still limited to
 # MAX_INPUT_BYTES. Bodies over FILE_UPLOAD_MAX_MEMORY_SIZE are spooled to temporary files.
 MASKR_BATCH_MAX_BYTES = env_int("MASKR_BATCH_MAX_BYTES", 500 * 1024 * 1024)
+# The longest a request may run: a submit's download, then decoding, storing and queueing,
+# then the longest synchronous wait for the job. gunicorn's timeouts outlast it
+# (upscaler_platform/gunicorn_conf.py); an Idempotency-Key whose first request has run longer
+# than this (plus a minute) belongs to a request that died, and is resolved (jobs/idempotency.py).
+LONGEST_REQUEST_SECONDS = IMAGE_FETCH_DEADLINE_SECONDS + 30 + SYNC_WAIT_MAX_SECONDS
+IDEMPOTENCY_LEASE_SECONDS = LONGEST_REQUEST_SECONDS + 60
 # The network APIXO's image-upscaler tasks run: a model's name (GET /api/v1/models), or
 # blank for precise's own (RealESRGAN_x4plus).
 APIXO_MODEL = env_str("APIXO_MODEL", "")
@@ -371,7 +382,7 @@ LOGGING = {
 
 # --- API ------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["billing.authentication.ApiKeyAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["jobs.api.authentication.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PARSER_CLASSES": [
         "jobs.api.parsers.JSONParser",

@@ -5,7 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 urlpatterns = [
     # First: the jobs app's own pages include the dashboard under admin/, which the admin's
     # catch-all would otherwise answer with a 404.
-    path("", include("jobs.urls")),
+    path("", include("jobs.operators.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("jobs.api.apixo.urls")),  # APIXO's generateTask/statusTask, same prefix
     path("api/v1/", include("jobs.api.urls")),
@@ -20,3 +20,8 @@ urlpatterns = [
     # The customers' web app, at the root: "/" is its sign-in page.
     path("", include("jobs.web.urls")),
 ]
+
+# A path under a vendor API's prefix that nothing answers, or a request Django refuses before
+# a view runs, is answered in that API's error shape; elsewhere Django's pages (jobs/api/fallback.py).
+handler400 = "jobs.api.fallback.handler400"
+handler404 = "jobs.api.fallback.handler404"

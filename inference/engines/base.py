@@ -17,7 +17,7 @@ from inference.resample import resize
 from inference.superres import PostProcess, pass_pixels, upscale_array
 
 if TYPE_CHECKING:
-    from inference.api import UpscaleParams
+    from inference.params import UpscaleParams
 
 
 @dataclass(frozen=True)

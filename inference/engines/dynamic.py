@@ -37,7 +37,7 @@ from inference.sizing import check_factor, output_size
 from inference.superres import PostProcess
 
 if TYPE_CHECKING:
-    from inference.api import UpscaleParams
+    from inference.params import UpscaleParams
 
 
 def texture_gain(creativity: int) -> float:

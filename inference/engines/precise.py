@@ -18,7 +18,7 @@ from inference.registry import faithful_model
 from inference.sizing import check_factor, long_side_size, output_size
 
 if TYPE_CHECKING:
-    from inference.api import UpscaleParams
+    from inference.params import UpscaleParams
 
 
 class PreciseEngine(SuperResolutionEngine):

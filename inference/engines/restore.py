@@ -15,7 +15,7 @@ import numpy as np
 from inference.engines.base import SuperResolutionEngine
 
 if TYPE_CHECKING:
-    from inference.api import UpscaleParams
+    from inference.params import UpscaleParams
 
 
 class RestoreEngine(SuperResolutionEngine):

@@ -32,8 +32,8 @@ from inference.resample import resize
 from inference.sizing import check_factor, output_size
 
 if TYPE_CHECKING:
-    from inference.api import UpscaleParams
     from inference.diffusion import DiffusionRequest
+    from inference.params import UpscaleParams
 
 log = logging.getLogger(__name__)
 

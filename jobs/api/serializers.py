@@ -11,7 +11,6 @@ import math
 from rest_framework import serializers
 
 from inference.registry import IMAGE_TYPES
-from jobs import surfaces
 from jobs.models import Job, WebhookDelivery
 from jobs.storage import absolute_url
 
@@ -380,4 +379,6 @@ class NetworkModelsSerializer(serializers.Serializer):
     models = NetworkModelSerializer(many=True)
 
 
-surfaces.register_webhook_body(Job.Surface.UPSAMPLER, lambda job: status_payload(job, job.public_base_url()))
+def webhook_body(job: Job) -> dict:
+    """POSTed to an Upsampler-style job's webhook: its status payload."""
+    return status_payload(job, job.public_base_url())

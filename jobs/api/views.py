@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any, cast
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.core.files.uploadedfile import UploadedFile
 from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
 from rest_framework import status
@@ -19,11 +20,12 @@ from rest_framework.views import APIView
 
 from billing.models import Account
 from jobs import capabilities, completion, idempotency, lifecycle, model_catalog
-from jobs.api import ratelimit
+from jobs.api import ratelimit, uploads
 from jobs.api import serializers as s
 from jobs.api.pagination import JobPagination
+from jobs.api.parsers import LONE_SURROGATE, has_lone_surrogate
 from jobs.api.prefer import requested_wait
-from jobs.errors import InvalidRequest, JobNotFound, JobStateConflict
+from jobs.errors import ImageTooLarge, InvalidRequest, JobNotFound, JobStateConflict
 from jobs.models import Job
 from jobs.submission import Submission, clean_webhook, read_image, submit
 
@@ -62,7 +64,7 @@ class SurfaceView(ApiView):
 
 
 def request_account(request: Request) -> Account:
-    """The account whose key authenticated the request (billing.authentication puts it in user)."""
+    """The account whose key authenticated the request (jobs.api.authentication puts it in user)."""
     return cast(Account, request.user)
 
 
@@ -77,8 +79,22 @@ def base_url(request: Request) -> str:
 
 
 def _submit_body(request: Request) -> tuple[dict, str, UploadedFile | None]:
-    """(input fields, webhook, uploaded file) from a JSON body or a multipart form."""
-    data: Any = request.data  # a dict (JSON) or a QueryDict (forms)
+    """(input fields, webhook, uploaded file) from a JSON body or a multipart form. A form's
+    whole body is limited as a JSON body is (DATA_UPLOAD_MAX_MEMORY_SIZE, refused from its
+    Content-Length before it is read: 413), its file to MAX_INPUT_BYTES (stopped there)."""
+    uploads.limit(
+        request._request,
+        "image",
+        max_request_bytes=settings.DATA_UPLOAD_MAX_MEMORY_SIZE,
+        max_file_bytes=settings.MAX_INPUT_BYTES,
+        body_scope="request",
+    )
+    try:
+        data: Any = request.data  # a dict (JSON) or a QueryDict (forms)
+    except uploads.UploadTooLarge as exc:
+        if exc.scope == "request":
+            raise RequestDataTooBig() from None
+        raise ImageTooLarge(settings.MAX_INPUT_BYTES, field="image") from None
     upload = request.FILES.get("image") if hasattr(request, "FILES") else None
     if not hasattr(data, "getlist"):  # JSON
         if not isinstance(data, dict):
@@ -94,10 +110,12 @@ def _submit_body(request: Request) -> tuple[dict, str, UploadedFile | None]:
         if data.get("input"):
             try:
                 nested = json.loads(data["input"])
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: nested too deeply
                 raise InvalidRequest("input must be a JSON object when sent as a form field.", field="input") from None
             if not isinstance(nested, dict):
                 raise InvalidRequest("input must be a JSON object when sent as a form field.", field="input")
+            if has_lone_surrogate(nested):
+                raise InvalidRequest(f"input: {LONE_SURROGATE}", field="input")
             fields.update(nested)
         webhook = data.get("webhook") or ""
     return fields, clean_webhook(webhook), upload
@@ -117,23 +135,30 @@ class SubmitView(ApiView):
             return self._submit(request, validated, webhook, upload)
 
         key = idempotency.validate_key(key)
+        account = request_account(request)
         digest = None
         if upload is not None:
             digest = hashlib.sha256(upload.read()).hexdigest()
             upload.seek(0)
         print_ = idempotency.fingerprint(self.mode, validated, webhook, digest)
-        replay = idempotency.begin(request_account(request), key, print_)
+        replay = idempotency.begin(account, key, print_)
         if replay is not None:
-            return Response(replay["body"], status=replay["status"], headers={"Idempotent-Replayed": "true"})
+            if replay.job is not None:  # the first request died after creating its job
+                body = submit_answer(replay.job)
+                idempotency.finish(account, key, status.HTTP_200_OK, body)
+                return Response(body, headers={"Idempotent-Replayed": "true"})
+            return Response(replay.body, status=replay.status, headers={"Idempotent-Replayed": "true"})
         try:
-            response = self._submit(request, validated, webhook, upload)
+            response = self._submit(request, validated, webhook, upload, idempotency_key=key)
         except BaseException:
-            idempotency.abandon(request_account(request), key)
+            job = idempotency.abandon(account, key)
+            if job is not None:  # charged and queued: a retry gets the job, not a second one
+                idempotency.finish(account, key, status.HTTP_200_OK, submit_answer(job))
             raise
-        idempotency.finish(request_account(request), key, response.status_code, response.data)
+        idempotency.finish(account, key, response.status_code, response.data)
         return response
 
-    def _submit(self, request: Request, validated: dict, webhook: str, upload) -> Response:
+    def _submit(self, request: Request, validated: dict, webhook: str, upload, idempotency_key: str = "") -> Response:
         image = read_image(validated, upload, account=request_account(request))
         validated.pop("imageBase64", None)
         submission = Submission(
@@ -143,6 +168,7 @@ class SubmitView(ApiView):
             base_url=request_base_url(request),
             output_format=validated["outputFormat"],
             output_quality=validated["outputQuality"],
+            idempotency_key=idempotency_key,
         )
         job = submit(request_account(request), submission, image)
         wait = requested_wait(request.headers.get("Prefer"))
@@ -154,7 +180,12 @@ class SubmitView(ApiView):
                     return Response(
                         s.status_payload(job, base_url(request)), headers={"Preference-Applied": f"wait={wait}"}
                     )
-        return Response({"id": str(job.id), "status": job.status, "creditCost": job.credit_cost})
+        return Response(submit_answer(job))
+
+
+def submit_answer(job: Job) -> dict:
+    """Upsampler's answer to a submit without a wait: the job as it was queued."""
+    return {"id": str(job.id), "status": Job.Status.IN_QUEUE.value, "creditCost": job.credit_cost}
 
 
 def _submit_view(mode: str, summary: str):
@@ -232,6 +263,9 @@ class CancelView(ApiView):
         return Response(s.status_payload(job, base_url(request)))
 
 
+JOB_LIST_PARAMETERS = ("status", "mode", "batch", "page", "pageSize")
+
+
 class JobListView(ApiView):
     @extend_schema(
         parameters=[
@@ -245,6 +279,12 @@ class JobListView(ApiView):
         tags=["jobs"],
     )
     def get(self, request: Request) -> Response:
+        unknown = sorted(set(request.query_params) - set(JOB_LIST_PARAMETERS))
+        if unknown:
+            raise InvalidRequest(
+                f"Unknown query parameter {unknown[0]!r}: the jobs list takes {', '.join(JOB_LIST_PARAMETERS)}.",
+                field=unknown[0],
+            )
         jobs = Job.objects.filter(account=request_account(request)).order_by("-created_at")
         for name, allowed in (("status", Job.Status.values), ("mode", Job.Mode.values)):
             wanted = request.query_params.get(name)

@@ -4,7 +4,10 @@ their curl equivalent calls (jobs/web/curl.py)."""
 from __future__ import annotations
 
 from jobs import surfaces
-from jobs.api.serializers import status_payload
+from jobs.api.serializers import webhook_body
 from jobs.models import Job
 
-surfaces.register_webhook_body(Job.Surface.WEB, lambda job: status_payload(job, job.public_base_url()))
+
+def wire() -> None:
+    """Called once when the app loads (jobs/apps.py), like every face's wire()."""
+    surfaces.register_webhook_body(Job.Surface.WEB, webhook_body)

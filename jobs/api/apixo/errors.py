@@ -13,7 +13,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 
 from jobs import errors
-from jobs.api.apixo.payloads import envelope
+from jobs.api.apixo.payloads import apixo_words, envelope
 from jobs.api.errors import (
     domain_headers,
     domain_status,
@@ -46,7 +46,7 @@ def exception_handler(exc, context):
     if isinstance(exc, UnknownModel):
         return refusal(exc.message, status.HTTP_404_NOT_FOUND)
     if isinstance(exc, errors.DomainError):
-        return refusal(exc.message, domain_status(exc, DOMAIN_STATUS), domain_headers(exc))
+        return refusal(apixo_words(exc.message), domain_status(exc, DOMAIN_STATUS), domain_headers(exc))
     if isinstance(exc, RequestDataTooBig):
         return refusal(request_too_large_message(), status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
     if isinstance(exc, exceptions.NotAuthenticated):

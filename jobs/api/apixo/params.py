@@ -75,7 +75,12 @@ def _callback_url(body: dict) -> str:
     if not _given(body, "callback_url") or body["callback_url"] == "":
         raise InvalidRequest(missing("callback_url"), field="callback_url")
     # http(s), a host, no credentials, and a public address (the SSRF guard), else a 400 now.
-    return clean_webhook(body["callback_url"], field="callback_url")
+    try:
+        return clean_webhook(body["callback_url"], field="callback_url")
+    except InvalidRequest as exc:  # "callback_url must be ...": in APIXO's pattern
+        raise InvalidRequest(
+            "The parameter {{callback_url}}" + exc.message.removeprefix("callback_url"), field="callback_url"
+        ) from None
 
 
 def _image_url(fields: dict) -> str:

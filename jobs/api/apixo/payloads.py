@@ -24,6 +24,23 @@ FAIL_CODE: dict[str, str] = {
 UNKNOWN_ERROR = "Unknown error"
 
 
+# The submit path's messages name the Upsampler API's fields; APIXO's name its own, in its
+# `{{param}}` pattern, and offer nothing APIXO does not take (an image in the request).
+_OUR_WORDS = [
+    (" (or send the image itself, in imageBase64 or a multipart file)", ""),
+    ("imageUrl ", "The parameter {{image_urls}} "),
+    ("input.imageUrl", "{{image_urls}}"),
+    ("imageUrl", "{{image_urls}}"),
+]
+
+
+def apixo_words(text: str) -> str:
+    """A domain message in APIXO's words: its field names, in its pattern."""
+    for ours, theirs in _OUR_WORDS:
+        text = text.replace(ours, theirs)
+    return text
+
+
 def envelope(data, code: int = 200, message: str = "success") -> dict:
     return {"code": code, "message": message, "data": data}
 
@@ -44,7 +61,7 @@ def task(job: Job, base_url: str) -> dict:
         data["resultJson"] = json.dumps({"resultUrls": urls}, separators=(",", ":"))
     elif job.is_finished:
         data["failCode"] = fail_code(job)
-        data["failMsg"] = job.error or f"{UNKNOWN_ERROR}."
+        data["failMsg"] = apixo_words(job.error) if job.error else f"{UNKNOWN_ERROR}."
     data["createTime"] = unix_ms(job.created_at)
     if job.is_finished and job.finished_at is not None:
         data["completeTime"] = unix_ms(job.finished_at)

@@ -14,7 +14,7 @@ from rest_framework.response import Response
 
 from jobs import errors
 from jobs.api.errors import domain_headers, domain_status, error_response, retry_after_headers
-from jobs.api.maskr.uploads import UploadTooLarge
+from jobs.api.uploads import UploadTooLarge
 
 INSUFFICIENT_CREDITS = "Insufficient credits"
 BUSY_RETRY_AFTER_SECONDS = 5

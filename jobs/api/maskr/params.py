@@ -11,6 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from jobs.models import Job
+from jobs.submission import Submission
+
 SCALE_FACTORS = (2, 4)
 OUTPUT_FORMATS = ("jpeg", "png", "webp")
 QUALITY_RANGE = (1, 100)
@@ -27,6 +30,27 @@ class Options:
     def job_output_format(self) -> str:
         """The job's output format (Job.OutputFormat spells jpeg "jpg")."""
         return "jpg" if self.output_format == "jpeg" else self.output_format
+
+
+MAX_FILENAME = 255
+
+
+def filename(upload) -> str:
+    return (upload.name or "")[:MAX_FILENAME]
+
+
+def submission(options: Options, name: str, base_url: str, batch_id=None) -> Submission:
+    """The job one uploaded file asks for: a precise upscale by the query's factor, in its
+    format and quality."""
+    return Submission(
+        "precise",
+        {"upscaleFactor": options.scale_factor, "inputImageType": "universal", "inputFilename": name},
+        surface=Job.Surface.MASKR,
+        base_url=base_url,
+        output_format=options.job_output_format,
+        output_quality=options.quality,
+        batch_id=batch_id,
+    )
 
 
 def missing(where: str, name: str) -> dict:

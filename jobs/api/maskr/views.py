@@ -7,16 +7,21 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.urls import Resolver404, resolve
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from jobs import capabilities, completion
-from jobs.api.maskr import errors, params, payloads, schema, uploads
-from jobs.api.maskr.batches import filename, submission, submit_batch
+from jobs.api import fallback, uploads
+from jobs.api.fallback import MASKR_PREFIX
+from jobs.api.maskr import errors, params, payloads, schema
 from jobs.api.views import SurfaceView, base_url, request_account, request_base_url
-from jobs.errors import JobNotFound, ModelNotInstalled
+from jobs.batches import BatchFile, submit_batch
+from jobs.errors import ImageTooLarge, JobNotFound, ModelNotInstalled
 from jobs.models import Batch, Job
 from jobs.submission import read_image, submit
 
@@ -87,7 +92,11 @@ class UpscaleView(MaskrSubmitView):
     def run(self, request: Request, options: params.Options, files: list) -> Response:
         upload = files[-1]  # a repeated field: the last one counts, as in FastAPI
         image = read_image({}, upload, account=request_account(request))
-        job = submit(request_account(request), submission(options, filename(upload), request_base_url(request)), image)
+        job = submit(
+            request_account(request),
+            params.submission(options, params.filename(upload), request_base_url(request)),
+            image,
+        )
         del image
         completion.wait_for([job.id], settings.SYNC_WAIT_MAX_SECONDS)
         job.refresh_from_db()
@@ -127,9 +136,23 @@ class BatchView(MaskrSubmitView):
         return files
 
     def run(self, request: Request, options: params.Options, files: list) -> Response:
-        batch = submit_batch(request_account(request), files, options, request_base_url(request))
+        base = request_base_url(request)
+        batch = submit_batch(
+            request_account(request),
+            Job.Surface.MASKR,
+            [_batch_file(upload) for upload in files],
+            submission=lambda name, batch_id: params.submission(options, name, base, batch_id),
+            describe=errors.message,
+            factor=options.scale_factor,
+        )
         completion.wait_for(batch.job_ids(), settings.SYNC_WAIT_MAX_SECONDS)
         return Response(payloads.batch(batch, base_url(request)))
+
+
+def _batch_file(upload) -> BatchFile:
+    if isinstance(upload, uploads.OversizedFile):  # its bytes were dropped while the body was read
+        return BatchFile(params.filename(upload), refusal=ImageTooLarge(upload.limit_bytes, field="files"))
+    return BatchFile(params.filename(upload), upload)
 
 
 def _own(model, request: Request, object_id: str):
@@ -161,3 +184,18 @@ class BatchLookupView(MaskrView):
     )
     def get(self, request: Request, batch_id: str) -> Response:
         return Response(payloads.batch(_own(Batch, request, batch_id), base_url(request)))
+
+
+@csrf_exempt  # an API path: no session, no CSRF (the redirect's target is a DRF view)
+def without_trailing_slash(request: HttpRequest, path: str) -> HttpResponse:
+    """307 to the same URL without its trailing slash, as FastAPI's redirect_slashes answers;
+    a path that does not exist without the slash either is Maskr's 404."""
+    target = f"{MASKR_PREFIX}{path}"
+    try:
+        resolve(target)
+    except Resolver404:
+        return fallback.handler404(request)
+    query = request.META.get("QUERY_STRING", "")
+    response = HttpResponse(status=307)
+    response["Location"] = request.build_absolute_uri(target + (f"?{query}" if query else ""))
+    return response

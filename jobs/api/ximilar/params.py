@@ -125,8 +125,8 @@ def _webhook(body: dict) -> tuple[str, dict]:
     headers = webhook.get("headers") or {}
     if not isinstance(headers, dict) or not all(_header_ok(k, v) for k, v in headers.items()):
         raise InvalidRequest(
-            "webhook.headers must be an object of header names to string values (no line breaks, at most "
-            f"{MAX_WEBHOOK_HEADER_CHARS} characters each)."
+            "webhook.headers must be an object of header names to string values (Latin-1 text without line "
+            f"breaks, as HTTP headers carry, at most {MAX_WEBHOOK_HEADER_CHARS} characters each)."
         )
     if len(headers) > MAX_WEBHOOK_HEADERS:
         raise InvalidRequest(f"webhook.headers may hold at most {MAX_WEBHOOK_HEADERS} headers (got {len(headers)}).")
@@ -143,6 +143,10 @@ def _header_ok(name, value) -> bool:
     if not isinstance(name, str) or not isinstance(value, str) or not name.strip():
         return False
     if len(name) + len(value) > MAX_WEBHOOK_HEADER_CHARS or any(c in name + value for c in "\r\n\0"):
+        return False
+    try:
+        value.encode("latin-1")  # what http.client sends a header value as; "€" or "…" it cannot
+    except UnicodeEncodeError:
         return False
     return all(c.isascii() and (c.isalnum() or c in "!#$%&'*+-.^_`|~") for c in name)
 

@@ -7,7 +7,6 @@ from typing import Any
 
 from django.utils import timezone
 
-from jobs import surfaces
 from jobs.models import Job
 from jobs.storage import absolute_url
 
@@ -108,6 +107,3 @@ def request(job: Job, base_url: str, *, with_response: bool = True) -> dict:
 def webhook_body(job: Job) -> dict:
     """POSTed to the request's webhook.endpoint when it is DONE."""
     return request(job, job.public_base_url())
-
-
-surfaces.register_webhook_body(Job.Surface.XIMILAR, webhook_body)

@@ -10,11 +10,11 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.paginator import EmptyPage, Paginator
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from jobs import completion
+from jobs.api.parsers import JSONParser
 from jobs.api.views import SurfaceView, base_url, request_account, request_base_url
 from jobs.api.ximilar import errors, params, payloads, schema
 from jobs.errors import InvalidRequest, JobNotFound
@@ -27,7 +27,8 @@ REQUESTS_PAGE_SIZE = 20
 
 
 class XimilarView(SurfaceView):
-    """Ximilar's surface: JSON bodies, `Authorization: Token <key>`, Ximilar-shaped errors."""
+    """Ximilar's surface: JSON bodies (the API's parser: a body nested too deeply is a 400, not a
+    500), `Authorization: Token <key>`, Ximilar-shaped errors."""
 
     parser_classes = [JSONParser]
     surface_errors = staticmethod(errors.exception_handler)

@@ -10,7 +10,7 @@ from django.http import StreamingHttpResponse
 from django.utils import timezone
 
 from billing.models import LedgerEntry
-from jobs.dashboard import credits_per_day
+from jobs.operators.dashboard import credits_per_day
 from jobs.timestamps import iso
 from jobs.web.access import owner_required
 from jobs.web.pages import page

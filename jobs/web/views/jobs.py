@@ -20,7 +20,7 @@ from jobs.api import ratelimit
 from jobs.api.serializers import status_payload
 from jobs.errors import RateLimited
 from jobs.models import Batch, Job
-from jobs.thumbnails import thumbnail_response
+from jobs.operators.thumbnails import thumbnail_response
 from jobs.web import curl
 from jobs.web.access import owner_file, owner_required
 from jobs.web.forms import JobFilterForm

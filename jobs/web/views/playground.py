@@ -7,8 +7,8 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
-from django.http import JsonResponse
-from django.shortcuts import redirect
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
@@ -16,6 +16,7 @@ from billing import pricing
 from inference.imageio import ImageInfo
 from jobs.api import ratelimit
 from jobs.api.serializers import INPUT_SERIALIZERS
+from jobs.api.uploads import FRAMING_BYTES, limited_uploads
 from jobs.errors import DomainError, ImageTooLarge, InvalidRequest, RateLimited
 from jobs.models import Job
 from jobs.submission import Submission, check_output_size, inspect_image, read_image, submit
@@ -25,10 +26,28 @@ from jobs.web.forms import PlaygroundForm
 from jobs.web.pages import outputs_live, page, public_base_url, rate_key, request_base_url
 
 
+def upload_refused(request, exc) -> HttpResponse:
+    """A playground form over the upload limits, refused before its body is read."""
+    context = {"message": ImageTooLarge(settings.MAX_INPUT_BYTES).message}
+    return render(request, "web/upload_refused.html", context, status=413)
+
+
+def quote_upload_refused(request, exc) -> JsonResponse:
+    return JsonResponse({"error": ImageTooLarge(settings.MAX_INPUT_BYTES).message}, status=413)
+
+
+# The form's body: one image and a few short fields.
+UPLOAD_LIMITS = {
+    "max_request_bytes": settings.MAX_INPUT_BYTES + FRAMING_BYTES,
+    "max_file_bytes": settings.MAX_INPUT_BYTES,
+}
+
+
 def throttled_message(exc: RateLimited) -> str:
     return f"You are submitting faster than the limit allows; try again in {exc.retry_after} seconds."
 
 
+@limited_uploads(upload_refused, "image", **UPLOAD_LIMITS)
 @owner_required
 def playground(request):
     if request.method == "POST":
@@ -97,6 +116,7 @@ def _render(request, form: PlaygroundForm, job: Job | None, status: int = 200):
     return page(request, "web/playground.html", context, active="playground", status=status)
 
 
+@limited_uploads(quote_upload_refused, "image", **UPLOAD_LIMITS)
 @require_POST
 @owner_required
 def quote(request):

@@ -10,8 +10,8 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 
-from jobs import dashboard
-from jobs.admin import seconds_label
+from jobs.operators import dashboard
+from jobs.operators.admin import seconds_label
 
 
 def _require_dashboard_permission(request) -> None:

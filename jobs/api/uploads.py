@@ -1,15 +1,22 @@
-"""Reading Maskr's multipart uploads with bounded memory and disk.
+"""Reading multipart uploads with bounded memory and disk, on every surface that takes them
+(Upsampler's multipart submits, Maskr's uploads, the web app's playground and its quote).
 
 An upload handler placed before Django's own counts bytes as they arrive: a request whose
 Content-Length is over the limit is refused before a byte of its body is read, and a file
 that grows past MAX_INPUT_BYTES is refused (single upload) or dropped while reading, its
-remaining bytes never stored anywhere (batch: that file fails alone)."""
+remaining bytes never stored anywhere (batch: that file fails alone). A body without a
+Content-Length (chunked) is not read at all: Django reads a request body only up to its
+declared length."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
+from django.conf import settings
 from django.core.files.uploadhandler import FileUploadHandler
+from django.http import HttpRequest, HttpResponse
 from rest_framework.exceptions import UnsupportedMediaType
 from rest_framework.request import Request
 
@@ -19,8 +26,9 @@ FRAMING_BYTES = 64 * 1024
 
 
 class UploadTooLarge(Exception):
-    """Over a limit: `scope` "file" (one file, or a single upload's whole body) or "batch"
-    (a batch's whole body)."""
+    """Over a limit: `scope` "file" (one file, or a single upload's whole body), "batch"
+    (a batch's whole body) or "request" (a whole body that may hold more than one file's
+    worth of fields)."""
 
     def __init__(self, limit_bytes: int, scope: str = "file"):
         super().__init__(f"{scope} over {limit_bytes} bytes")
@@ -61,18 +69,21 @@ class LimitedUploadHandler(FileUploadHandler):
         max_file_bytes: int,
         max_files: int | None = None,
         batch: bool = False,
+        body_scope: str | None = None,
     ):
         super().__init__(request)
         self.field = field
         self.max_request_bytes, self.max_file_bytes = max_request_bytes, max_file_bytes
         self.max_files, self.batch = max_files, batch
+        # What a refusal from the Content-Length names (UploadTooLarge.scope).
+        self.body_scope = body_scope or ("batch" if batch else "file")
         self.files_seen = 0
         self.received = 0
         self.dropping = False
 
     def handle_raw_input(self, input_data, META, content_length, boundary, encoding=None):
         if content_length > self.max_request_bytes:
-            raise UploadTooLarge(self.max_request_bytes, "batch" if self.batch else "file")
+            raise UploadTooLarge(self.max_request_bytes, self.body_scope)
         return None  # parse as usual
 
     def new_file(self, field_name, file_name, *args, **kwargs):
@@ -109,15 +120,78 @@ class LimitedUploadHandler(FileUploadHandler):
         return handlers[handlers.index(self) + 1 :]
 
 
+def limit(request: HttpRequest, field: str, **limits) -> None:
+    """Read this request's multipart body (when something reads it) under `limits` (see
+    LimitedUploadHandler). Call before anything reads the body."""
+    handler = LimitedUploadHandler(request, field=field, **limits)
+    request.upload_handlers = [handler, *request.upload_handlers]
+
+
 def read_files(request: Request, field: str, **limits) -> list:
     """The uploaded files of `field`, in upload order, read under `limits` (see
     LimitedUploadHandler). A body that is not multipart has none. Raises UploadTooLarge or
     TooManyFiles while reading."""
-    django_request = request._request
-    handler = LimitedUploadHandler(django_request, field=field, **limits)
-    django_request.upload_handlers = [handler, *django_request.upload_handlers]
+    limit(request._request, field, **limits)
     try:
         files = request.FILES
     except UnsupportedMediaType:
         return []  # what FastAPI says of it: the file field is missing
     return files.getlist(field)
+
+
+Refusal = Callable[[HttpRequest, "UploadTooLarge | TooManyFiles"], HttpResponse]
+
+
+def limited_uploads(refused: Refusal, field: str, **limits) -> Callable[[Any], Any]:
+    """For plain Django views (the web app's forms), whose body the CSRF middleware reads
+    before the view runs: UploadLimitMiddleware reads it first, under `limits`, and answers
+    `refused(request, exc)` when it is over them."""
+
+    def mark(view):
+        view.upload_limits = (field, limits, refused)
+        return view
+
+    return mark
+
+
+def _refused(request: HttpRequest, exc: UploadTooLarge | TooManyFiles) -> HttpResponse:
+    return HttpResponse(
+        f"The request body is larger than {exc_limit(exc) // 2**20} MB, the largest this page takes.\n",
+        status=413,
+        content_type="text/plain; charset=utf-8",
+    )
+
+
+def exc_limit(exc: UploadTooLarge | TooManyFiles) -> int:
+    return exc.limit_bytes if isinstance(exc, UploadTooLarge) else 0
+
+
+class UploadLimitMiddleware:
+    """Reads the multipart body of a view marked with `limited_uploads` under its limits,
+    before any later middleware (CSRF) reads it without them. Goes before CsrfViewMiddleware.
+    Every other form view (sign-in, sign-up, the admin...) takes bodies of at most
+    DATA_UPLOAD_MAX_MEMORY_SIZE, files included, as JSON bodies; the API's views read their
+    own bodies (with their own limits, or none for a JSON-only surface)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        if request.method != "POST" or not request.content_type.startswith("multipart/"):
+            return None
+        marked = getattr(view_func, "upload_limits", None)
+        if marked is None:
+            if hasattr(view_func, "cls") or getattr(view_func, "csrf_exempt", False):
+                return None  # an API view: it reads its body itself, if at all
+            limit_bytes = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+            marked = ("", {"max_request_bytes": limit_bytes, "max_file_bytes": limit_bytes}, _refused)
+        field, limits, refused = marked
+        limit(request, field, **limits)
+        try:
+            request.POST  # noqa: B018 - parse now, under the limits
+        except (UploadTooLarge, TooManyFiles) as exc:
+            return refused(request, exc)
+        return None

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('jobs', '0011_apixo_job_failure'),
+        ('jobs', '0012_idempotency_record_job'),
     ]
 
     operations = [

@@ -22,9 +22,9 @@ from inference import registry
 from jobs import lifecycle
 from jobs.errors import DomainError
 from jobs.models import Batch, Job, NetworkModel, WebhookDelivery
+from jobs.operators.admin_mixins import ReadOnlyAdminMixin
+from jobs.operators.thumbnails import THUMBNAIL_SOURCES, thumbnail_response
 from jobs.submission import resubmit
-from jobs.thumbnails import THUMBNAIL_SOURCES, thumbnail_response
-from upscaler_platform.admin_mixins import ReadOnlyAdminMixin
 
 log = logging.getLogger(__name__)
 

@@ -4,9 +4,9 @@ metrics and the operators' dashboard (inside the admin site)."""
 from django.contrib import admin
 from django.urls import path
 
-from jobs import health, metrics
-from jobs.dashboard_views import dashboard_data_view, dashboard_view
-from jobs.files import signed_file
+from jobs.operators import health, metrics
+from jobs.operators.dashboard_views import dashboard_data_view, dashboard_view
+from jobs.operators.files import signed_file
 
 urlpatterns = [
     path("admin/dashboard/", admin.site.admin_view(dashboard_view), name="admin-dashboard"),

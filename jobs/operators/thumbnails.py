@@ -6,9 +6,12 @@ from __future__ import annotations
 import io
 import logging
 
+from django.conf import settings
 from django.core.files.storage import default_storage
 from django.http import Http404, HttpResponse
 from PIL import Image, UnidentifiedImageError
+
+from inference.imageio import ImageError, probe_image
 
 log = logging.getLogger(__name__)
 
@@ -18,10 +21,25 @@ THUMBNAIL_SIZE = (320, 320)
 THUMBNAIL_SOURCES = {"input": "input_name", "output": "compressed_image_name"}
 
 
+class TooLargeToPreview(Exception):
+    """Decoding the file would cost the web tier more than THUMBNAIL_MAX_DECODE_PIXELS."""
+
+
 def make_thumbnail(name: str, size: tuple[int, int] = THUMBNAIL_SIZE) -> bytes:
-    """Raises FileNotFoundError, or Pillow's errors for an unreadable file."""
+    """Raises FileNotFoundError, TooLargeToPreview, or Pillow's errors for an unreadable file.
+    A JPEG is decoded at an eighth of its size at most; a PNG or WebP has no reduced decode,
+    so one over THUMBNAIL_MAX_DECODE_PIXELS gets no preview (its header says so before
+    anything is decoded)."""
     with default_storage.open(name, "rb") as handle:
-        image: Image.Image = Image.open(handle)
+        head = handle.read()
+        if not head.startswith(b"\xff\xd8"):  # not a JPEG
+            try:
+                info = probe_image(head, max_pixels=settings.MAX_INPUT_PIXELS)
+            except ImageError as exc:
+                raise OSError(str(exc)) from None
+            if info.pixels > settings.THUMBNAIL_MAX_DECODE_PIXELS:
+                raise TooLargeToPreview(name)
+        image: Image.Image = Image.open(io.BytesIO(head))
         image.draft("RGB", size)  # JPEG: decode at 1/2, 1/4 or 1/8 size
         image.thumbnail(size)
         if image.mode not in ("RGB", "L"):
@@ -47,6 +65,8 @@ def thumbnail_response(job, which: str) -> HttpResponse:
         data = make_thumbnail(name)
     except FileNotFoundError:
         raise Http404("The file is gone from storage.") from None
+    except TooLargeToPreview:
+        raise Http404("The file is too large to preview.") from None
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
         log.warning("Could not make a thumbnail of %s", name, exc_info=True)
         raise Http404("The file is not a readable image.") from None

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from billing import ledger
 from billing.models import Account, ApiKey, LedgerEntry, Owner
-from upscaler_platform.admin_mixins import ReadOnlyAdminMixin
+from jobs.operators.admin_mixins import ReadOnlyAdminMixin
 
 LEDGER_INLINE_ROWS = 50
 

@@ -82,7 +82,7 @@ class DatabaseCollector:
         return []  # no queries at registration time
 
     def collect(self):
-        from jobs.dashboard import queue_depths, status_counts
+        from jobs.operators.dashboard import queue_depths, status_counts
 
         jobs = GaugeMetricFamily("upscaler_jobs", "Jobs in each status now.", labels=["status"])
         for status, n in sorted(status_counts().items()):

@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from billing import owners
+from jobs.web.links import set_password_url
 
 
 class Command(BaseCommand):
@@ -40,7 +41,7 @@ class Command(BaseCommand):
             if password:
                 self.stdout.write(f"Owner login: {login} (password from ACCOUNT_PASSWORD).")
             else:
-                link = owners.set_password_url(created.owner.user)
+                link = set_password_url(created.owner.user)
                 self.stdout.write(f"Owner login: {login}. Set its password once at: {link}")
         self.stdout.write(f"Created account {name!r} with {credits} credits. API key (shown once):")
         assert created.raw_key is not None  # create_account issues a key unless told not to

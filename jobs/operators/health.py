@@ -57,7 +57,7 @@ def check_broker() -> None:
             folder = options.get(key)
             if folder and not os.access(folder, os.W_OK | os.X_OK):
                 raise OSError(f"the broker folder {folder} is missing or not writable")
-    from jobs.dashboard import broker_connection
+    from jobs.operators.dashboard import broker_connection
 
     with broker_connection(url) as conn:
         conn.ensure_connection(max_retries=1, timeout=timeout)

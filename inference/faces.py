@@ -122,39 +122,47 @@ def alignment(landmarks: np.ndarray) -> np.ndarray:
     return matrix
 
 
-def enhance(image: np.ndarray, restorer: Restorer, faces: list[Face]) -> tuple[np.ndarray, int]:
-    """``image`` (H x W x 3 float32 in [0, 1]) with each face restored and pasted back.
-    Returns the new image and how many faces were pasted. Pixels outside every face's
-    feathered mask are the input's, exactly."""
+def enhance(color: np.ndarray, restorer: Restorer, faces: list[Face]) -> tuple[np.ndarray, int]:
+    """``color`` (H x W x 3 uint8 or uint16) with each face restored and pasted back.
+    Returns the new pixels and how many faces were pasted. Only each face's box is handled
+    in floats (an 80 MP output is never converted whole); pixels outside every face's
+    feathered mask keep their values exactly."""
     import cv2
 
-    out = image.copy()
-    height, width = image.shape[:2]
+    top = float(np.iinfo(color.dtype).max)
+    out = color.copy()
+    height, width = color.shape[:2]
     pasted = 0
+    corners = np.array([[0, 0, 1], [FACE_SIZE, 0, 1], [0, FACE_SIZE, 1], [FACE_SIZE, FACE_SIZE, 1]], np.float64)
     for face in faces:
         matrix = alignment(face.landmarks)
         if matrix is None:
             continue
-        aligned = cv2.warpAffine(
-            out, matrix, (FACE_SIZE, FACE_SIZE), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT_101
-        )
-        restored = np.clip(restorer(np.clip(aligned, 0.0, 1.0)), 0.0, 1.0).astype(np.float32)
         inverse = cv2.invertAffineTransform(matrix)
-        # The face's box in the output: the template square's corners through the inverse.
-        corners = np.array([[0, 0, 1], [FACE_SIZE, 0, 1], [0, FACE_SIZE, 1], [FACE_SIZE, FACE_SIZE, 1]], np.float64)
+        # The face's box in the output: the template square's corners through the inverse,
+        # plus the 2 px the bicubic kernel reads.
         mapped = corners @ inverse.T
         x0, y0 = (max(0, math.floor(v) - 2) for v in mapped.min(axis=0))
         x1, y1 = (math.ceil(v) + 2 for v in mapped.max(axis=0))
         x1, y1 = min(width, x1), min(height, y1)
         if x1 <= x0 or y1 <= y0:
             continue
-        shifted = inverse.copy()
-        shifted[0, 2] -= x0
-        shifted[1, 2] -= y0
+        original = out[y0:y1, x0:x1]
+        region = original.astype(np.float32) / top
+        # Box coordinates -> template: the alignment after a shift by the box's origin.
+        to_template = matrix.copy()
+        to_template[:, 2] += matrix[:, :2] @ np.array([x0, y0], np.float64)
+        aligned = cv2.warpAffine(
+            region, to_template, (FACE_SIZE, FACE_SIZE), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT_101
+        )
+        restored = np.clip(restorer(np.clip(aligned, 0.0, 1.0)), 0.0, 1.0).astype(np.float32)
+        to_box = inverse.copy()
+        to_box[0, 2] -= x0
+        to_box[1, 2] -= y0
         box = (x1 - x0, y1 - y0)
-        back = cv2.warpAffine(restored, shifted, box, flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+        back = cv2.warpAffine(restored, to_box, box, flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
         mask = cv2.warpAffine(
-            np.ones((FACE_SIZE, FACE_SIZE), np.float32), shifted, box, flags=cv2.INTER_LINEAR, borderValue=0.0
+            np.ones((FACE_SIZE, FACE_SIZE), np.float32), to_box, box, flags=cv2.INTER_LINEAR, borderValue=0.0
         )
         side = FACE_SIZE / math.sqrt(abs(np.linalg.det(matrix[:, :2])))  # the face's side in output pixels
         feather = max(1, int(side * FEATHER_FRACTION))
@@ -162,10 +170,9 @@ def enhance(image: np.ndarray, restorer: Restorer, faces: list[Face]) -> tuple[n
         mask = cv2.GaussianBlur(mask, (4 * feather + 1,) * 2, 0)
         if not mask.any():
             continue
-        region = out[y0:y1, x0:x1]
         weight = mask[..., None]
-        blended = weight * back + (1.0 - weight) * region
-        out[y0:y1, x0:x1] = np.where(weight > 0, blended, region)
+        blended = np.clip(np.rint((weight * back + (1.0 - weight) * region) * top), 0, top).astype(color.dtype)
+        out[y0:y1, x0:x1] = np.where(weight > 0, blended, original)
         pasted += 1
     return out, pasted
 
@@ -246,21 +253,17 @@ def enhance_color(
     faces = detect(color)
     if not faces:
         return color, FaceReport(requested=True, model=model_name, reason=NO_FACES)
-    top = float(np.iinfo(color.dtype).max)
-    image = color.astype(np.float32) / top
     if restorer is None:
         assert model_name is not None
         try:
-            enhanced, pasted = enhance(image, network_restorer(model_name, directory), faces)
+            out, pasted = enhance(color, network_restorer(model_name, directory), faces)
         except Exception as exc:  # a damaged or odd file: the upscale still stands, unchanged
             log.exception("face model %s cannot be used", model_name)
             return color, FaceReport(
                 requested=True, detected=len(faces), model=model_name, reason=f"the face model cannot be used: {exc}"
             )
     else:
-        enhanced, pasted = enhance(image, restorer, faces)
-    out = np.clip(np.rint(enhanced * top), 0, top).astype(color.dtype)
-    # Outside the masks the float round trip gives back the very samples: keep them exactly.
+        out, pasted = enhance(color, restorer, faces)
     report = FaceReport(
         requested=True,
         enhanced=pasted > 0,

@@ -250,7 +250,11 @@ def enhance_color(
         model_name = find_face_model(directory)
         if model_name is None:
             return color, FaceReport(requested=True, reason=NO_MODEL)
-    faces = detect(color)
+    try:
+        faces = detect(color)
+    except Exception as exc:  # onnxruntime or OpenCV missing or broken on this worker: the upscale stands
+        log.exception("face detection failed")
+        return color, FaceReport(requested=True, model=model_name, reason=f"face detection failed: {exc}")
     if not faces:
         return color, FaceReport(requested=True, model=model_name, reason=NO_FACES)
     if restorer is None:

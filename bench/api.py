@@ -1,12 +1,15 @@
-"""API load run: 200 concurrent status readers (wrk) and a steady stream of submits
+"""API load run: 300 concurrent status readers (wrk) and a steady stream of submits
 (Python), against gunicorn on PostgreSQL and Redis on 127.0.0.1, bounded in time; then
-status polls alone, without and with 50 submits held open by `Prefer: wait=N`.
+status polls alone, without and with 50 submits held open by `Prefer: wait=N`. With
+`--own-postgres` the run has a PostgreSQL server of its own (initdb on a free port, the
+default max_connections=100), so other clients of the shared server do not count; it
+prints the server's max_connections and the most connections the run held at once.
 
 Prints submit and status p50/p99 latency and requests per second, and the poll latency
 beside the held waits; exits 1 on any error (non-2xx, socket error). Rate limits are raised
 for the run: it measures capacity, not the limiter. No inference worker runs, so held waits
 stay held for their whole N. Usage: python bench/api.py [--duration 20] [--readers 200]
-[--submit-rate 5] [--held-waits 50] [--poll-duration 10] [--pollers 20]
+[--submit-rate 5] [--held-waits 50] [--poll-duration 10] [--pollers 20] [--own-postgres]
 """
 
 from __future__ import annotations
@@ -63,6 +66,91 @@ def ensure_database(url: str) -> None:
     with psycopg.connect(admin_url, autocommit=True) as conn:
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
             conn.execute(f'CREATE DATABASE "{name}"')
+
+
+class OwnPostgres:
+    """A PostgreSQL server of the run's own: initdb in a temporary folder, trust auth on
+    127.0.0.1 and a free port, max_connections 100 (PostgreSQL's default), stopped after."""
+
+    def __init__(self):
+        self.folder = Path(tempfile.mkdtemp(prefix="upscaler-bench-pg-"))
+        self.port = free_port()
+        self.proc: subprocess.Popen | None = None
+        self.bindir = sorted(Path("/usr/lib/postgresql").glob("*/bin"))[-1]
+
+    def _as_postgres(self, *command: str) -> list[str]:
+        # initdb and the server refuse to run as root.
+        return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else list(command)
+
+    def start(self) -> str:
+        data = self.folder / "data"
+        if os.geteuid() == 0:
+            shutil.chown(self.folder, "postgres")
+        subprocess.run(
+            self._as_postgres(str(self.bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust"),
+            check=True,
+            capture_output=True,
+        )
+        self.proc = subprocess.Popen(
+            self._as_postgres(
+                str(self.bindir / "postgres"),
+                "-D",
+                str(data),
+                "-p",
+                str(self.port),
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                f"unix_socket_directories={self.folder}",
+                "-c",
+                "max_connections=100",
+                "-c",
+                "fsync=off",
+            ),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        for _ in range(100):
+            if (
+                subprocess.run(
+                    [str(self.bindir / "pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(self.port)]
+                ).returncode
+                == 0
+            ):
+                break
+            time.sleep(0.2)
+        return f"postgres://postgres@127.0.0.1:{self.port}/upscaler_bench"
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(timeout=60)
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+class ConnectionCounter:
+    """Samples the connections the server holds (pg_stat_activity) while the run goes on."""
+
+    def __init__(self, url: str):
+        import psycopg
+
+        self.conn = psycopg.connect(url.rsplit("/", 1)[0] + "/postgres", autocommit=True)
+        self.max_connections = int(self.conn.execute("SHOW max_connections").fetchone()[0])
+        self.peak = 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self.stop.wait(0.2):
+            count = self.conn.execute("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'")
+            self.peak = max(self.peak, count.fetchone()[0])
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join()
+        self.conn.close()
 
 
 def manage(env: dict, *args: str) -> str:
@@ -169,19 +257,34 @@ def held_waits_run(base: str, key: str, body: dict, status_url: str, args) -> in
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=20, help="seconds of load")
-    parser.add_argument("--readers", type=int, default=200, help="concurrent status readers")
+    parser.add_argument("--readers", type=int, default=300, help="concurrent status readers")
     parser.add_argument("--submit-rate", type=float, default=5.0, help="submits per second")
     parser.add_argument("--web-workers", type=int, default=3)
     parser.add_argument("--held-waits", type=int, default=50, help="submits held open by Prefer: wait")
     parser.add_argument("--poll-duration", type=int, default=10, help="seconds of each poll-only run")
     parser.add_argument("--pollers", type=int, default=20, help="concurrent status pollers in the poll-only runs")
+    parser.add_argument(
+        "--own-postgres", action="store_true", help="a PostgreSQL server of the run's own, max_connections 100"
+    )
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed (Debian: apt-get install wrk)")
 
+    own = OwnPostgres() if args.own_postgres else None
+    if own is not None:
+        os.environ["DATABASE_URL"] = own.start()
+    try:
+        return run(args)
+    finally:
+        if own is not None:
+            own.stop()
+
+
+def run(args) -> int:
     data_dir = tempfile.mkdtemp(prefix="upscaler-bench-")
     env = bench_env(data_dir)
     ensure_database(env["DATABASE_URL"])
+    counter = ConnectionCounter(env["DATABASE_URL"])
     manage(env, "migrate", "--noinput")
     key = manage(env, "create_account", f"bench-{time.time_ns()}", "--credits", "1000000000").strip().splitlines()[-1]
 
@@ -264,8 +367,15 @@ def main() -> int:
         if errors:
             print("ERRORS:", submit_errors[:5], wrk.stdout[-500:])
         errors += held_waits_run(base, key, body, status_url, args)
+        pool = env.get("DATABASE_POOL", "true").lower() not in ("0", "false", "no")
+        print(
+            f"PostgreSQL max_connections {counter.max_connections}; at most {counter.peak} client connections "
+            f"at once during the run (pooled: {pool}, DATABASE_POOL_MAX_SIZE "
+            f"{env.get('DATABASE_POOL_MAX_SIZE', 'default')} per process)"
+        )
         return 1 if errors else 0
     finally:
+        counter.close()
         os.killpg(web.pid, signal.SIGTERM)
         web.wait(timeout=30)
         shutil.rmtree(data_dir, ignore_errors=True)

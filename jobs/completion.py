@@ -22,8 +22,8 @@ import time
 from collections.abc import Iterable, Iterator
 
 from django.conf import settings
-from django.db import connection
 
+from jobs import connections
 from jobs.models import Job
 
 log = logging.getLogger(__name__)
@@ -90,7 +90,7 @@ def _unfinished(job_ids: set[str], *, release_connection: bool = False) -> set[s
     if release_connection:
         # A waiter sleeps for seconds between looks: give its database connection back
         # meanwhile, so that many waits do not hold as many PostgreSQL connections.
-        connection.close()
+        connections.give_back()
     return still
 
 

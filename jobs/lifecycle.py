@@ -55,6 +55,25 @@ def enqueue(job: Job) -> None:
     transaction.on_commit(send)
 
 
+def claim_next(worker: str = "") -> Job | None:
+    """Claim the queued job the scheduler says runs next (jobs/scheduler.py), whichever
+    message brought the worker here. Of two workers claiming at once each gets its own job
+    (the row is locked, SKIP LOCKED on PostgreSQL; SQLite runs the two one after the other),
+    and the claim itself is claim()'s conditional update. None when nothing is queued."""
+    from jobs import scheduler
+
+    with transaction.atomic():
+        job_id = (
+            scheduler.queued_in_order()
+            .select_for_update(skip_locked=True, of=("self",))
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if job_id is None:
+            return None
+        return claim(job_id, worker)
+
+
 def claim(job_id, worker: str = "") -> Job | None:
     """IN_QUEUE -> IN_PROGRESS for this worker. None if someone else has it or it is done."""
     now = timezone.now()
@@ -62,6 +81,7 @@ def claim(job_id, worker: str = "") -> Job | None:
         status=Job.Status.IN_PROGRESS,
         started_at=now,
         progress=0,
+        stage="",
         attempts=F("attempts") + 1,
         worker=worker[:200],
     )
@@ -72,6 +92,24 @@ def set_progress(job_id, percent: int) -> None:
     Job.objects.filter(pk=job_id, status=Job.Status.IN_PROGRESS, progress__lt=percent).update(
         progress=min(max(int(percent), 0), 99)
     )
+
+
+# Where each stage of a running job starts, in percent; the engine's own progress moves it
+# from RUNNING's to ENCODING's (engine_progress).
+STAGE_PROGRESS = {Job.Stage.FETCHED: 5, Job.Stage.RUNNING: 10, Job.Stage.ENCODING: 90, Job.Stage.UPLOADING: 95}
+
+
+def set_stage(job_id, stage: str) -> None:
+    """The running job reached `stage`: its progress moves to the stage's start at least."""
+    percent = STAGE_PROGRESS[Job.Stage(stage)]
+    Job.objects.filter(pk=job_id, status=Job.Status.IN_PROGRESS).update(stage=stage)
+    set_progress(job_id, percent)
+
+
+def engine_progress(fraction: float) -> int:
+    """The job's percent for the engine's progress (0.0-1.0) while it runs."""
+    low, high = STAGE_PROGRESS[Job.Stage.RUNNING], STAGE_PROGRESS[Job.Stage.ENCODING]
+    return low + int(min(max(fraction, 0.0), 1.0) * (high - low))
 
 
 def succeed(job: Job, *, image_name: str, compressed_name: str, engine: str, faces: dict | None = None) -> bool:

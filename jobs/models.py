@@ -51,6 +51,14 @@ class Job(models.Model):
         IMAGE = "image", "the input is not a usable image"
         TIMEOUT = "timeout", "the job took too long"
 
+    class Stage(models.TextChoices):
+        """The steps of a running job, each with the progress it starts at (STAGE_PROGRESS)."""
+
+        FETCHED = "fetched", "input read"
+        RUNNING = "running", "upscaling"
+        ENCODING = "encoding", "encoding the outputs"
+        UPLOADING = "uploading", "storing the outputs"
+
     UNFINISHED = (Status.IN_QUEUE, Status.IN_PROGRESS)
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -87,7 +95,12 @@ class Job(models.Model):
     output_width = models.PositiveIntegerField()
     output_height = models.PositiveIntegerField()
 
+    # A request is waiting for this job's answer (a synchronous call): it runs first
+    # (jobs/scheduler.py).
+    held = models.BooleanField(default=False)
     progress = models.PositiveSmallIntegerField(default=0)
+    # What the worker is doing: one of Stage, while IN_PROGRESS.
+    stage = models.CharField(max_length=16, blank=True, default="")
     attempts = models.PositiveSmallIntegerField(default=0)
     engine = models.CharField(max_length=100, blank=True, default="")
     # shouldEnhanceFaces, as the worker did it (inference.faces.FaceReport): whether faces were
@@ -123,6 +136,10 @@ class Job(models.Model):
                 name="job_unfinished",
                 condition=Q(status__in=["IN_QUEUE", "IN_PROGRESS"]),
             ),
+            # The scheduler's order (jobs/scheduler.py): an account's jobs in flight, and
+            # when its last job started.
+            models.Index(fields=["account"], name="job_account_in_flight", condition=Q(status="IN_PROGRESS")),
+            models.Index(fields=["account", "-started_at"], name="job_account_last_start"),
             # The purge of expired outputs.
             models.Index(
                 fields=["expires_at"],

@@ -26,7 +26,7 @@ class ProgressReporter:
         self.last_percent, self.last_write = 0, 0.0
 
     def __call__(self, fraction: float) -> None:
-        percent = min(int(fraction * 100), 99)
+        percent = lifecycle.engine_progress(fraction)
         now = time.monotonic()
         if percent > self.last_percent and now - self.last_write >= self.interval:
             lifecycle.set_progress(self.job_id, percent)
@@ -110,7 +110,9 @@ def process(job: Job) -> bool:
     from inference.api import upscale
 
     data = storage.read(job.input_name)
+    lifecycle.set_stage(job.id, Job.Stage.FETCHED)
     with Heartbeat(job.id, settings.JOB_HEARTBEAT_SECONDS):
+        lifecycle.set_stage(job.id, Job.Stage.RUNNING)
         result = upscale(
             data,
             engine_params(job),
@@ -121,7 +123,9 @@ def process(job: Job) -> bool:
         raise RuntimeError(
             f"engine produced {result.width}x{result.height}, expected {job.output_width}x{job.output_height}"
         )
+    lifecycle.set_stage(job.id, Job.Stage.ENCODING)
     (main_name, main), (compressed_name, compressed) = encode_outputs(job, result.image, result.icc_profile)
+    lifecycle.set_stage(job.id, Job.Stage.UPLOADING)
     image_name = storage.save(main_name, main)
     compressed_name = image_name if compressed is main else storage.save(compressed_name, compressed)
     log.info("job %s: %s in %.2fs -> %dx%d", job.id, result.engine, result.seconds, result.width, result.height)

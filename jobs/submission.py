@@ -22,7 +22,7 @@ from django.db import transaction
 from billing import ledger, pricing
 from billing.models import Account
 from inference.imageio import COMPRESSED_FORMAT, MAX_SIDE, ImageError, ImageInfo, probe_image
-from jobs import capabilities, counters, idempotency, lifecycle, model_catalog, safe_http, storage
+from jobs import capabilities, connections, counters, idempotency, lifecycle, model_catalog, safe_http, storage
 from jobs.errors import (
     ImageFetchFailed,
     ImageInvalid,
@@ -59,6 +59,9 @@ class Submission:
     # An image that cannot be downloaded or read is accepted as a job that fails at once
     # (refunded) instead of refused: APIXO checks the image only once the task runs.
     defer_image_errors: bool = False
+    # A request waits for the job's answer (a synchronous call holding a wait slot): the
+    # scheduler runs it ahead of the queue (jobs/scheduler.py).
+    held: bool = False
     # The request's Idempotency-Key: the job is recorded on it as it is created and charged.
     idempotency_key: str = ""
 
@@ -114,6 +117,7 @@ def read_image(fields: dict, upload=None, *, account: Account) -> bytes:
         return upload.read()
     if fields.get("imageUrl"):
         with fetch_slot(account):
+            connections.give_back()  # the download needs no database connection
             try:
                 return safe_http.fetch(
                     fields["imageUrl"], max_bytes=max_bytes, deadline_seconds=settings.IMAGE_FETCH_DEADLINE_SECONDS
@@ -373,6 +377,7 @@ def create_charged_job(
                 output_quality=submission.output_quality,
                 output_ttl_seconds=submission.output_ttl_seconds or settings.OUTPUT_TTL_SECONDS,
                 batch_id=submission.batch_id,
+                held=submission.held,
                 credit_cost=cost,
                 model=model,
                 seed=random.SystemRandom().randrange(2**31),

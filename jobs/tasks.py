@@ -4,6 +4,8 @@ so a task delivered twice does no harm."""
 from __future__ import annotations
 
 import logging
+import os
+import secrets
 import socket
 from datetime import timedelta
 
@@ -18,19 +20,34 @@ from jobs import lifecycle, locks, storage, webhooks
 from jobs.models import Job, WebhookDelivery
 
 log = logging.getLogger(__name__)
-WORKER_NAME = socket.gethostname()
+
+
+_worker_names: dict[int, str] = {}
+
+
+def worker_name() -> str:
+    """This inference process, as a job's `worker` names it: host, pid and a token of its
+    own (containers on one host network share the host name, and pid namespaces repeat
+    pids). Each process is a slot; the scheduler counts them (jobs/scheduler.py)."""
+    pid = os.getpid()
+    if pid not in _worker_names:
+        _worker_names[pid] = f"{socket.gethostname()}:{pid}:{secrets.token_hex(3)}"
+    return _worker_names[pid]
 
 
 @shared_task(
     soft_time_limit=settings.JOB_TIME_LIMIT_SECONDS,
     time_limit=settings.JOB_TIME_LIMIT_SECONDS + 60,
 )
-def run_job(job_id: str) -> None:
+def run_job(job_id: str | None = None) -> None:
+    """Run the next queued job. `job_id` is the job whose queueing sent this message; the
+    job run is the one the scheduler says is next (jobs/scheduler.py): one message per
+    queued job, so every queued job gets a run, in the scheduler's order."""
     from jobs.processing import client_message, failure_of, process
 
-    job = lifecycle.claim(job_id, worker=WORKER_NAME)
+    job = lifecycle.claim_next(worker=worker_name())
     if job is None:
-        return  # canceled, finished, or another worker has it
+        return  # nothing queued: canceled, or another worker took the last one
     try:
         process(job)
     except Exception as exc:

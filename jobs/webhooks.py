@@ -27,7 +27,7 @@ from django.db.models import Max
 from django.utils import timezone
 from standardwebhooks import Webhook
 
-from jobs import safe_http, surfaces
+from jobs import connections, safe_http, surfaces
 from jobs.models import Job, WebhookDelivery
 from jobs.timestamps import iso
 
@@ -166,6 +166,7 @@ def _post(url: str, account, msg_id: str, body: str, extra_headers: dict | None 
             "webhook-signature": signature_header(account, msg_id, timestamp, body),
         }
     )
+    connections.give_back()  # the POST may take WEBHOOK_TIMEOUT_SECONDS and needs no connection
     started = time.monotonic()
     outcome: dict = {"status_code": None, "succeeded": False, "error": "", "response_body": ""}
     retry_after = None

@@ -136,9 +136,10 @@ def beats(procs: dict) -> list[int]:
     return [pid for pid, (_, cmd) in procs.items() if cmd.startswith("[celery beat]")]
 
 
-def workers(procs: dict, launcher: int) -> list[int]:
-    """The launcher's Celery worker (main process): its pool processes are its children."""
-    return [pid for pid, (ppid, cmd) in procs.items() if ppid == launcher and cmd.startswith("[celeryd:")]
+def workers(procs: dict, launcher: int, name: str = "") -> list[int]:
+    """The launcher's Celery workers (main processes; their pool processes are their
+    children), or the one whose hostname starts with `name` (inference@, io@)."""
+    return [pid for pid, (ppid, cmd) in procs.items() if ppid == launcher and cmd.startswith(f"[celeryd: {name}")]
 
 
 def wait_until(predicate, timeout: float, what: str, log: Path):
@@ -173,13 +174,16 @@ def test_a_killed_worker_leaves_one_beat_and_stopping_leaves_no_process(tmp_path
         return log_path.read_bytes().count(b" ready.")
 
     def started():
-        return ready_count() >= 1 and beats(session_processes(session))
+        return ready_count() >= 2 and beats(session_processes(session))
 
     try:
-        wait_until(started, 180, "the worker and beat", log_path)
-        [worker] = workers(session_processes(session), launcher.pid)
+        wait_until(started, 180, "the two workers and beat", log_path)
+        # Inference and the I/O worker (webhooks, maintenance) are separate processes.
+        assert len(workers(session_processes(session), launcher.pid)) == 2
+        [worker] = workers(session_processes(session), launcher.pid, "inference@")
+        assert len(workers(session_processes(session), launcher.pid, "io@")) == 1
         os.kill(worker, signal.SIGKILL)  # the main process only, as an OOM kill or a crash would
-        wait_until(lambda: ready_count() >= 2, 180, "the worker's restart", log_path)
+        wait_until(lambda: ready_count() >= 3, 180, "the worker's restart", log_path)
         time.sleep(3)  # a beat inside the new worker would have started by now
         procs = session_processes(session)
         assert worker not in procs

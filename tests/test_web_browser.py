@@ -313,3 +313,28 @@ def test_the_sign_up_page(app, live_server, settings):
     app.find("#sign-up-form button[type=submit]").click()
     app.wait_for("#nav-playground[aria-current=page]")
     assert "25 credits" in app.find("#balance-text").text
+
+
+def test_a_queued_jobs_page_shows_its_place_in_line_and_moves_on_without_a_reload(app, owner, account):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from jobs import lifecycle
+
+    queued = [make_job(account, Job.Status.IN_QUEUE, output=(64, 48)) for _ in range(3)]
+    app.sign_in(owner.email)
+    app.open(f"/jobs/{queued[2].id}")
+
+    def says(text: str) -> None:
+        WebDriverWait(app.driver, 30).until(ec.text_to_be_present_in_element((By.ID, "progress-text"), text))
+
+    says("3rd in line, about ")
+    app.screenshot("job-in-line")
+    # The first job starts and ends: the page follows by itself, the same page load.
+    marker = app.driver.execute_script("return window.performance.timeOrigin")
+    first = lifecycle.claim_next(worker="test:1")
+    assert first is not None and first.pk == queued[0].pk
+    assert lifecycle.succeed(first, image_name="a.png", compressed_name="a.jpg", engine="precise/test")
+    says("2nd in line, about ")
+    assert app.driver.execute_script("return window.performance.timeOrigin") == marker

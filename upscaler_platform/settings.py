@@ -105,6 +105,23 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # instead of failing to upgrade their locks.
     DATABASES["default"]["OPTIONS"]["transaction_mode"] = "IMMEDIATE"
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+# PostgreSQL: a pool of connections per process (Django's psycopg pool), shared by the
+# process's threads: a thread takes a connection for a request or a task and gives it back
+# at its end (and while it waits: held answers, image downloads, webhook POSTs). So a web
+# process holds at most DATABASE_POOL_MAX_SIZE connections however many threads it runs,
+# and the deployment needs processes x DATABASE_POOL_MAX_SIZE (+ the workers') under the
+# server's max_connections. A thread that finds the pool empty waits DATABASE_POOL_TIMEOUT
+# seconds for a connection. Celery's prefork children each start their own pool
+# (upscaler_platform/celery.py): nothing is inherited across fork.
+DATABASE_POOL = env_bool("DATABASE_POOL", True)
+if DATABASES["default"]["ENGINE"].endswith("postgresql") and DATABASE_POOL:
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps the connections
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env_int("DATABASE_POOL_MIN_SIZE", 1),
+        "max_size": env_int("DATABASE_POOL_MAX_SIZE", 12),
+        "timeout": env_float("DATABASE_POOL_TIMEOUT", 20.0),
+        "max_idle": 60.0,
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 LANGUAGE_CODE = "en-us"
@@ -219,6 +236,9 @@ JOB_HEARTBEAT_SECONDS = env_float("JOB_HEARTBEAT_SECONDS", 15.0)
 JOB_REQUEUE_AFTER_SECONDS = env_int("JOB_REQUEUE_AFTER_SECONDS", 120)
 JOB_STALE_AFTER_SECONDS = env_int("JOB_STALE_AFTER_SECONDS", 120)
 SWEEP_INTERVAL_SECONDS = env_float("SWEEP_INTERVAL_SECONDS", 60.0)
+# A job's estimated processing time when no job like it has finished yet (queue position
+# and ETA, jobs/scheduler.py); after that, recent similar jobs' times are used.
+JOB_ETA_DEFAULT_SECONDS = env_float("JOB_ETA_DEFAULT_SECONDS", 30.0)
 # Synchronous answers (`Prefer: wait=N`, and the vendor APIs that answer when the job is
 # done): the longest wait, and how many waits one web process holds at once (each holds a
 # web thread; see upscaler_platform/gunicorn_conf.py).

@@ -11,6 +11,7 @@ import math
 from rest_framework import serializers
 
 from inference.registry import IMAGE_TYPES
+from jobs import scheduler
 from jobs.models import Job, WebhookDelivery
 from jobs.storage import absolute_url
 
@@ -249,9 +250,23 @@ class StatusSerializer(serializers.Serializer):
         help_text="Only for jobs sent with shouldEnhanceFaces: what it did, once the job has succeeded (null before)",
     )
 
+    # Extensions while the job waits or runs (jobs/scheduler.py): where it stands in the
+    # queue and when it should start and end, from recent similar jobs' times.
+    queuePosition = serializers.IntegerField(
+        required=False, help_text="IN_QUEUE: 1 when it is the next job to start, 2 with one job before it, ..."
+    )
+    estimatedStartAt = serializers.DateTimeField(required=False, help_text="IN_QUEUE: when it should start")
+    estimatedEndAt = serializers.DateTimeField(required=False, help_text="IN_QUEUE, IN_PROGRESS: when it should end")
+    stage = serializers.ChoiceField(
+        choices=Job.Stage.values, required=False, help_text="IN_PROGRESS: fetched, running, encoding, uploading"
+    )
+    startedAt = serializers.DateTimeField(source="started_at", required=False, help_text="When a worker took it")
+    finishedAt = serializers.DateTimeField(source="finished_at", required=False, help_text="When it ended")
+
     # Fields shown only in some statuses; every other field is always there.
     ONLY_WHEN = {
         "progress": set(Job.UNFINISHED),
+        "stage": {Job.Status.IN_PROGRESS},
         "imageUrl": {Job.Status.SUCCESS},
         "compressedImageUrl": {Job.Status.SUCCESS},
         "expiresAt": {Job.Status.SUCCESS},
@@ -267,6 +282,15 @@ class StatusSerializer(serializers.Serializer):
             data.pop("batchId", None)
         if not job.params.get("shouldEnhanceFaces"):
             data.pop("faces", None)
+        for name in ("stage", "startedAt", "finishedAt"):
+            if data.get(name) in (None, ""):
+                data.pop(name, None)
+        estimate = scheduler.estimate(job)
+        if estimate is not None:
+            if estimate.position is not None:
+                data["queuePosition"] = estimate.position
+                data["estimatedStartAt"] = self.fields["estimatedStartAt"].to_representation(estimate.starts_at)
+            data["estimatedEndAt"] = self.fields["estimatedEndAt"].to_representation(estimate.ends_at)
         return data
 
 

@@ -3,6 +3,7 @@ jobs/submission.py, state changes in jobs/lifecycle.py."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import uuid
@@ -159,27 +160,29 @@ class SubmitView(ApiView):
         return response
 
     def _submit(self, request: Request, validated: dict, webhook: str, upload, idempotency_key: str = "") -> Response:
-        image = read_image(validated, upload, account=request_account(request))
-        validated.pop("imageBase64", None)
-        submission = Submission(
-            self.mode,
-            validated,
-            webhook,
-            base_url=request_base_url(request),
-            output_format=validated["outputFormat"],
-            output_quality=validated["outputQuality"],
-            idempotency_key=idempotency_key,
-        )
-        job = submit(request_account(request), submission, image)
         wait = requested_wait(request.headers.get("Prefer"))
-        if wait:
-            with completion.hold() as granted:
-                if granted:  # past the per-process cap the preference is ignored
-                    completion.wait_for([job.id], wait)
-                    job.refresh_from_db()
-                    return Response(
-                        s.status_payload(job, base_url(request)), headers={"Preference-Applied": f"wait={wait}"}
-                    )
+        # A wait slot is taken before the job is queued, so a held job runs first
+        # (jobs/scheduler.py); past the per-process cap the preference is ignored.
+        with completion.hold() if wait else contextlib.nullcontext(False) as held:
+            image = read_image(validated, upload, account=request_account(request))
+            validated.pop("imageBase64", None)
+            submission = Submission(
+                self.mode,
+                validated,
+                webhook,
+                base_url=request_base_url(request),
+                output_format=validated["outputFormat"],
+                output_quality=validated["outputQuality"],
+                held=held,
+                idempotency_key=idempotency_key,
+            )
+            job = submit(request_account(request), submission, image)
+            if held and wait:
+                completion.wait_for([job.id], wait)
+                job.refresh_from_db()
+                return Response(
+                    s.status_payload(job, base_url(request)), headers={"Preference-Applied": f"wait={wait}"}
+                )
         return Response(submit_answer(job))
 
 

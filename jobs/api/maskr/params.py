@@ -50,6 +50,7 @@ def submission(options: Options, name: str, base_url: str, batch_id=None) -> Sub
         output_format=options.job_output_format,
         output_quality=options.quality,
         batch_id=batch_id,
+        held=True,  # Maskr answers when the jobs are done: the request holds a wait slot
     )
 
 

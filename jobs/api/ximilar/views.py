@@ -63,6 +63,7 @@ def submit_upscale(request: Request, options: params.Options, *, asynchronous: b
         output_quality=options.image_quality,
         output_ttl_seconds=OUTPUT_TTL_SECONDS,
         webhook_headers=options.webhook_headers,
+        held=not asynchronous,  # the synchronous endpoint answers when the job is done
     )
     return submit(request_account(request), submission, image)
 

@@ -1,5 +1,10 @@
-"""Runs the embedded default: the web app (gunicorn), a Celery worker and Celery beat, each
+"""Runs the embedded default: the web app (gunicorn), two Celery workers and Celery beat, each
 as its own supervised process, until interrupted. `make run` calls this.
+
+The two workers are the deployments' queues on one machine: the inference worker runs jobs
+(WORKER_CONCURRENCY at once, 1 by default: what one GPU or a CPU allows), and the I/O worker
+delivers webhooks and runs the maintenance tasks in threads, so a webhook never waits behind
+the inference queue, however long it is.
 
 Each child runs in a process group of its own, and that group is what gets killed: when a
 child exits (a crash, a kill -9) whatever it left behind (pool processes) is killed before
@@ -36,6 +41,48 @@ def web_command(host: str, port: int, workers: int) -> list[str]:
     ]
 
 
+# Threads of the I/O worker (webhook deliveries at once, and the maintenance tasks).
+IO_CONCURRENCY = 8
+
+
+def _celery() -> list[str]:
+    return [os.path.join(os.path.dirname(sys.executable), "celery"), "-A", "upscaler_platform"]
+
+
+def worker_commands(inference_concurrency: int, io_concurrency: int) -> dict[str, list[str]]:
+    """The embedded default's two workers: inference alone (prefork, one job per process),
+    and webhooks plus maintenance in threads (I/O-bound, no torch imported)."""
+    common = ["--loglevel", "INFO", "--without-gossip", "--without-mingle"]
+    return {
+        "worker": [
+            *_celery(),
+            "worker",
+            "--queues",
+            settings.INFERENCE_QUEUE,
+            "--concurrency",
+            str(inference_concurrency),
+            "--prefetch-multiplier",
+            "1",
+            "--hostname",
+            "inference@%h",
+            *common,
+        ],
+        "io-worker": [
+            *_celery(),
+            "worker",
+            "--queues",
+            f"{settings.WEBHOOKS_QUEUE},{settings.MAINTENANCE_QUEUE}",
+            "--pool",
+            "threads",
+            "--concurrency",
+            str(io_concurrency),
+            "--hostname",
+            "io@%h",
+            *common,
+        ],
+    }
+
+
 # How long children get to stop on shutdown (a running job is put back in the queue after).
 STOP_TIMEOUT_SECONDS = 20.0
 PR_SET_PDEATHSIG = 1
@@ -57,32 +104,23 @@ def _die_with_launcher():
 
 
 class Command(BaseCommand):
-    help = "Start the web app, a worker and beat on this machine (the embedded default)."
+    help = "Start the web app, the inference and I/O workers and beat on this machine (the embedded default)."
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
         parser.add_argument("--port", type=int, default=settings.PORT)
         parser.add_argument("--web-workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "2")))
         parser.add_argument("--worker-concurrency", type=int, default=int(os.environ.get("WORKER_CONCURRENCY", "1")))
+        parser.add_argument(
+            "--io-concurrency", type=int, default=int(os.environ.get("IO_WORKER_CONCURRENCY", str(IO_CONCURRENCY)))
+        )
 
-    def handle(self, host, port, web_workers, worker_concurrency, **options):
-        bindir = os.path.dirname(sys.executable)
-        celery = [os.path.join(bindir, "celery"), "-A", "upscaler_platform"]
-        queues = ",".join([settings.INFERENCE_QUEUE, settings.WEBHOOKS_QUEUE, settings.MAINTENANCE_QUEUE])
+    def handle(self, host, port, web_workers, worker_concurrency, io_concurrency, **options):
         commands = {
             "web": web_command(host, port, web_workers),
-            "worker": [
-                *celery,
-                "worker",
-                "--queues",
-                queues,
-                "--concurrency",
-                str(worker_concurrency),
-                "--loglevel",
-                "INFO",
-            ],
+            **worker_commands(worker_concurrency, io_concurrency),
             "beat": [
-                *celery,
+                *_celery(),
                 "beat",
                 "--loglevel",
                 "INFO",

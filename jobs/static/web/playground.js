@@ -251,7 +251,7 @@
       bar.firstElementChild.style.width = pct + "%";
       bar.setAttribute("aria-valuenow", pct);
       $("#progress-pct").textContent = pct + "%";
-      $("#progress-text").textContent = job.status === "IN_QUEUE" ? "Waiting for a worker…" : "Upscaling…";
+      $("#progress-text").textContent = waitingText(job);
       return;
     }
     if (job.status === "SUCCESS") {
@@ -273,6 +273,28 @@
       $("#job-failed").hidden = false;
     }
     refreshBalance(job.balance);
+  };
+
+  /* "3rd in line, about 40 s": the position and estimates of the status payload. */
+  var ordinal = function (n) {
+    var tens = n % 100, ones = n % 10;
+    var suffix = tens >= 11 && tens <= 13 ? "th" : ones === 1 ? "st" : ones === 2 ? "nd" : ones === 3 ? "rd" : "th";
+    return n + suffix;
+  };
+  var about = function (when) {
+    var seconds = Math.max(Math.round((new Date(when) - Date.now()) / 1000), 1);
+    if (seconds < 90) return "about " + seconds + " s";
+    return "about " + Math.round(seconds / 60) + " min";
+  };
+  var STAGES = {fetched: "Starting…", running: "Upscaling…", encoding: "Encoding…", uploading: "Storing the result…"};
+  var waitingText = function (job) {
+    if (job.status === "IN_QUEUE") {
+      if (job.queuePosition == null) return "Waiting for a worker…";
+      var place = job.queuePosition === 1 ? "Next in line" : ordinal(job.queuePosition) + " in line";
+      return job.estimatedStartAt ? place + ", " + about(job.estimatedStartAt) : place;
+    }
+    var doing = STAGES[job.stage] || "Upscaling…";
+    return job.estimatedEndAt ? doing + " " + about(job.estimatedEndAt) + " left" : doing;
   };
 
   var refreshBalance = function (balance) {

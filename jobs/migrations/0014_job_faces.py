@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('jobs', '0012_idempotency_record_job'),
+        ('jobs', '0013_queue_order_and_stages'),
     ]
 
     operations = [

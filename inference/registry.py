@@ -44,6 +44,9 @@ class ModelSpec:
     # spandrel's purpose: "SR" (the modes' networks) or "FaceSR" (shouldEnhanceFaces'
     # restorers, which work on aligned 512x512 faces and are never a mode's network).
     purpose: str = "SR"
+    # What an output megapixel costs to run, relative to the modes' networks (1.0); the
+    # per-megapixel price is multiplied by it (billing/pricing.py).
+    price_factor: float = 1.0
 
     @property
     def stem(self) -> str:
@@ -66,6 +69,10 @@ _RELEASES = "https://github.com/xinntao/Real-ESRGAN/releases/download"
 # wheel (../shared/models/MODELS.md), which fetch checks the download against.
 _DAT_RELEASES = "https://github.com/zhengchen1999/DAT/releases/download/v1"
 _GFPGAN_RELEASES = "https://github.com/TencentARC/GFPGAN/releases/download"
+# DAT-light costs more to run than RealESRGAN_x4plus for the same output: 1.7x the CPU time at
+# 2x and 2.5x at 4x (a 256 px photo, fp32: bench/network_cost.py, README "Billing"). One factor for
+# all three, so a size's price does not depend on which of them the factor picks.
+DAT_PRICE_FACTOR = 2.0
 
 MODELS: dict[str, ModelSpec] = {
     spec.name: spec
@@ -105,6 +112,7 @@ MODELS: dict[str, ModelSpec] = {
             url=f"{_DAT_RELEASES}/DAT_light_x2.pth",
             sha256="3888bf067c1a3790adb64210e108690859f4900ffd158fe39a2cfe057ae8300c",
             description="DAT-light (transformer, L1 loss only): faithful 2x, invents no texture (Ximilar classic 2x).",
+            price_factor=DAT_PRICE_FACTOR,
         ),
         ModelSpec(
             name="DAT_light_x3",
@@ -114,6 +122,7 @@ MODELS: dict[str, ModelSpec] = {
             url=f"{_DAT_RELEASES}/DAT_light_x3.pth",
             sha256="dfb99deab865db05771080c73c50a06b67c9499c3a27ca64ab3729fa573d5cfe",
             description="DAT-light (transformer, L1 loss only): faithful 3x, invents no texture.",
+            price_factor=DAT_PRICE_FACTOR,
         ),
         ModelSpec(
             name="DAT_light_x4",
@@ -123,6 +132,7 @@ MODELS: dict[str, ModelSpec] = {
             url=f"{_DAT_RELEASES}/DAT_light_x4.pth",
             sha256="e18223fc41500e72e6bd576f2a576eae0818f58fa8cc8646a2233f5faf7d0f74",
             description="DAT-light (transformer, L1 loss): faithful 4x, invents no texture (Ximilar classic 4x, 8x).",
+            price_factor=DAT_PRICE_FACTOR,
         ),
         ModelSpec(
             name="GFPGANv1.4",

@@ -321,7 +321,7 @@ def submit(account: Account, submission: Submission, image: bytes) -> Job:
         image_format=info.format,
         input_size=(info.width, info.height),
         output_size=(out_w, out_h),
-        cost=pricing.price(mode, out_w, out_h),
+        cost=pricing.price(mode, out_w, out_h, model),
         model=model,
     )
 
@@ -433,7 +433,7 @@ def resubmit(job: Job) -> Job:
         image_format=job.input_format,
         input_size=(job.input_width, job.input_height),
         output_size=(job.output_width, job.output_height),
-        cost=pricing.price(job.mode, job.output_width, job.output_height),
+        cost=pricing.price(job.mode, job.output_width, job.output_height, job.model),
         model=job.model,
     )
 

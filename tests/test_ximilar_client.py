@@ -155,13 +155,14 @@ def test_every_mode_and_model_is_a_different_operation(celery_worker, live_serve
 
 
 def test_the_price_is_by_output_size_whatever_the_endpoint(celery_worker, live_server, account, settings):
-    settings.PRICE_PER_OUTPUT_MEGAPIXEL = {**settings.PRICE_PER_OUTPUT_MEGAPIXEL, "precise": 2000}
+    # The classic model (DAT-light) costs twice the per-megapixel price: 2 x 1000 a megapixel.
+    settings.PRICE_PER_OUTPUT_MEGAPIXEL = {**settings.PRICE_PER_OUTPUT_MEGAPIXEL, "precise": 1000}
     client = ximilar.client(live_server.url, account.raw_key)
     costs = {}
     for side, scale in ((40, 2), (20, 4), (40, 4)):
         record = done(client.upscale([{"_base64": ximilar.data_uri(images.png(side, side))}], scale, model_type=None))
         costs[side, scale] = Job.objects.get(pk=record["_id"]).credit_cost
-    # 40 px at 2x and 20 px at 4x are both 80x80: 0.0064 MP at 2000 credits per MP.
+    # 40 px at 2x and 20 px at 4x are both 80x80: 0.0064 MP at 2 x 1000 credits per MP.
     assert costs[40, 2] == costs[20, 4] == 13
     assert costs[40, 4] == 51
     account.refresh_from_db()

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import redis
 from django.conf import settings
 from django.db import DatabaseError, connection
+from django.db.models import F
 
 from jobs.models import Counter
 
@@ -40,6 +41,12 @@ def incr(name: str, ttl: float) -> int:
     """Add one to the counter `name` and return its new value. A counter that does not exist
     (or has expired) starts at 1 and expires `ttl` seconds later."""
     return _store().incr(name, ttl)
+
+
+def decr(name: str) -> None:
+    """Take one off the counter `name`, if it exists and is above zero (a count given back:
+    a sign-in that turned out right). Its expiry is kept."""
+    _store().decr(name)
 
 
 def value(name: str) -> int:
@@ -75,6 +82,11 @@ class _RedisStore:
     if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
     return n
     """
+    DECR = """
+    local n = tonumber(redis.call('GET', KEYS[1]) or '0')
+    if n > 0 then return redis.call('DECR', KEYS[1]) end
+    return 0
+    """
     # The first free slot: SET NX with its expiry; returns its 1-based index, 0 if none is free.
     ACQUIRE = """
     for i, key in ipairs(KEYS) do
@@ -101,6 +113,7 @@ class _RedisStore:
         # Short timeouts: an unreachable Redis must cost a request a second, not hang it.
         self.client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2)
         self._incr = self.client.register_script(self.INCR)
+        self._decr = self.client.register_script(self.DECR)
         self._acquire = self.client.register_script(self.ACQUIRE)
         self._release = self.client.register_script(self.RELEASE)
 
@@ -111,6 +124,12 @@ class _RedisStore:
     def incr(self, name: str, ttl: float) -> int:
         try:
             return int(self._incr(keys=[f"{settings.REDIS_KEY_PREFIX}counter:{name}"], args=[self._ms(ttl)]))
+        except redis.RedisError as exc:
+            raise Unavailable(str(exc)) from exc
+
+    def decr(self, name: str) -> None:
+        try:
+            self._decr(keys=[f"{settings.REDIS_KEY_PREFIX}counter:{name}"])
         except redis.RedisError as exc:
             raise Unavailable(str(exc)) from exc
 
@@ -167,6 +186,12 @@ class _DatabaseStore:
         except DatabaseError as exc:
             raise Unavailable(str(exc)) from exc
         return int(count)
+
+    def decr(self, name: str) -> None:
+        try:
+            Counter.objects.filter(name=name, count__gt=0, expires_at__gt=time.time()).update(count=F("count") - 1)
+        except DatabaseError as exc:
+            raise Unavailable(str(exc)) from exc
 
     def value(self, name: str) -> int:
         try:

@@ -164,7 +164,9 @@ def cancel(job: Job) -> bool:
         )
         if done:
             ledger.refund_job(job, reason="canceled")
-            transaction.on_commit(lambda: completion.announce(job.id))
+            # A canceled job has ended too: its waiters wake, and its webhook or callback
+            # says so (each surface's final shape: APIXO's failed, Ximilar's DONE).
+            _ended(job)
     return bool(done)
 
 

@@ -16,6 +16,8 @@ bound a download: a server sending a byte every few seconds never trips it.
 from __future__ import annotations
 
 import contextvars
+import errno
+import http.client
 import ipaddress
 import socket
 import ssl
@@ -354,6 +356,55 @@ def request(method: str, url: str, *, timeout: tuple[float, float], **kwargs) ->
             if blocked:
                 raise blocked from None
             raise
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """`exc` and every exception behind it: its causes and contexts, and the exceptions
+    requests and urllib3 carry in their arguments."""
+    found: list[BaseException] = []
+    todo: list[BaseException] = [exc]
+    while todo:
+        seen = todo.pop()
+        if any(seen is f for f in found):
+            continue
+        found.append(seen)
+        todo.extend(arg for arg in getattr(seen, "args", ()) if isinstance(arg, BaseException))
+        todo.extend(e for e in (seen.__cause__, seen.__context__) if e is not None)
+    return found
+
+
+def describe_failure(exc: BaseException, *, peer: str, deadline_seconds: float) -> str:
+    """What went wrong with a request that got no answer, in words a customer can act on
+    ("connection refused by the receiver"), never the HTTP stack's exception text."""
+    chain = _chain(exc)
+
+    def first(kind: type[BaseException]):
+        return next((e for e in chain if isinstance(e, kind)), None)
+
+    left = time_left()
+    if first(DeadlineExceeded) or first(requests.Timeout) or first(TimeoutError) or (left is not None and left <= 0):
+        return f"timed out after {deadline_seconds:g} s without a complete answer from {peer}"
+    bad_cert = first(ssl.SSLCertVerificationError)
+    if bad_cert is not None:
+        reason = getattr(bad_cert, "verify_message", "") or "it could not be verified"
+        return f"TLS certificate invalid: {reason}"
+    tls = first(ssl.SSLError)
+    if tls is not None or first(requests.exceptions.SSLError):
+        reason = str(getattr(tls, "reason", None) or "handshake failure").lower().replace("_", " ")
+        return f"the TLS handshake with {peer} failed ({reason})"
+    if first(ConnectionRefusedError):
+        return f"connection refused by {peer}"
+    if first(ConnectionResetError) or first(http.client.RemoteDisconnected) or first(BrokenPipeError):
+        return f"{peer} closed the connection without answering"
+    if any(isinstance(e, OSError) and e.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH) for e in chain):
+        return f"{peer} cannot be reached (no route to its address)"
+    if first(requests.exceptions.ChunkedEncodingError) or first(requests.exceptions.ContentDecodingError):
+        return f"the answer from {peer} was malformed or cut short"
+    if first(requests.exceptions.InvalidURL) or first(requests.exceptions.InvalidSchema):
+        return "the URL is not valid"
+    if first(requests.ConnectionError):
+        return f"could not connect to {peer}"
+    return f"the request to {peer} failed"
 
 
 class FetchError(ValueError):

@@ -237,6 +237,21 @@ def check_output_size(
     else:
         out_w, out_h = pricing.long_side_size(info.width, info.height, long_side)
         smaller = "resolution"
+    if out_w * out_h > settings.MAX_OUTPUT_PIXELS:
+        cap_mp = settings.MAX_OUTPUT_PIXELS / 1e6
+        best = largest_factor(info.width, info.height)
+        if long_side is not None:
+            hint = "choose a smaller resolution"
+        elif best >= 1:
+            hint = f"the largest upscaleFactor allowed for this {info.width}x{info.height} image is {best:g}"
+        else:
+            hint = "the image itself is too large for any factor"
+        raise OutputTooLarge(
+            f"The output would be {out_w}x{out_h} ({out_w * out_h / 1e6:.1f} MP), "
+            f"over the {cap_mp:g} MP limit: {hint}.",
+            largest_factor=best,
+            field=smaller,
+        )
     # Every job is encoded twice: in its output format, and as the JPEG of compressedImageUrl.
     # What either encoder cannot write is refused now, not after the inference has run.
     for fmt in (output_format, COMPRESSED_FORMAT):
@@ -254,21 +269,6 @@ def check_output_size(
             f"The output would be {out_w}x{out_h}, and {what} can be at most {max_side} pixels on a side: {hint}.",
             largest_factor=largest,
             field="outputFormat" if fmt == output_format and output_format != COMPRESSED_FORMAT else smaller,
-        )
-    if out_w * out_h > settings.MAX_OUTPUT_PIXELS:
-        cap_mp = settings.MAX_OUTPUT_PIXELS / 1e6
-        best = largest_factor(info.width, info.height)
-        if long_side is not None:
-            hint = "choose a smaller resolution"
-        elif best >= 1:
-            hint = f"the largest upscaleFactor allowed for this {info.width}x{info.height} image is {best:g}"
-        else:
-            hint = "the image itself is too large for any factor"
-        raise OutputTooLarge(
-            f"The output would be {out_w}x{out_h} ({out_w * out_h / 1e6:.1f} MP), "
-            f"over the {cap_mp:g} MP limit: {hint}.",
-            largest_factor=best,
-            field=smaller,
         )
     return out_w, out_h
 

@@ -73,9 +73,21 @@ def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
     return False
 
 
+# An attempt ends at its deadline (WEBHOOK_TIMEOUT_SECONDS, jobs/webhooks.py); the time
+# limit past it is the backstop for whatever else could hold a delivery task (the database,
+# a stuck name lookup thread), so no receiver holds a worker longer. Enforced by prefork
+# pools; the threads pools that deliver webhooks (compose's and the embedded default's io
+# workers) cannot interrupt a thread, and rely on the deadline alone.
+WEBHOOK_TASK_LIMITS = {
+    "soft_time_limit": settings.WEBHOOK_TASK_TIME_LIMIT_SECONDS,
+    "time_limit": settings.WEBHOOK_TASK_TIME_LIMIT_SECONDS + 15,
+}
+TIME_LIMIT_ERROR = "the delivery task ran out of time ({seconds:g} s) before the receiver answered"
+
+
 # No Celery limit on retries: the retry policy (jobs/webhooks.py) counts attempts in the
 # database, where retries scheduled by the dispatcher are counted too.
-@shared_task(bind=True, max_retries=None)
+@shared_task(bind=True, max_retries=None, **WEBHOOK_TASK_LIMITS)
 def deliver_webhook(self, job_id: str, manual: bool = False, retry_of: int | None = None) -> None:
     """One delivery attempt: the first (no arguments), the retry of attempt row `retry_of`,
     or a manual redelivery (never retried). The attempt is claimed in the database before it
@@ -93,12 +105,52 @@ def deliver_webhook(self, job_id: str, manual: bool = False, retry_of: int | Non
         record = webhooks.claim_attempt(job, 1)
     if record is None:
         return  # another worker has sent this attempt
-    recorded, retry_after = webhooks.send(job, record)
+    try:
+        recorded, retry_after = webhooks.send(job, record)
+    except SoftTimeLimitExceeded:
+        recorded = webhooks.record_failure(
+            record, TIME_LIMIT_ERROR.format(seconds=settings.WEBHOOK_TASK_TIME_LIMIT_SECONDS)
+        )
+        retry_after = None
     if manual or not recorded:
         return
     countdown = webhooks.schedule_retry(record, retry_after)
     if countdown is not None:
         raise self.retry(countdown=countdown, kwargs={"retry_of": record.pk})
+
+
+def queue_test_event(account, url: str) -> WebhookDelivery:
+    """Record a test event and queue its task once that commits. If the broker cannot take
+    it, the event is recorded as failed at once, saying so."""
+    record = webhooks.new_test_event(account, url)
+
+    def queue():
+        try:
+            send_test_webhook.apply_async(args=[record.pk])
+        except Exception:
+            log.exception("Could not queue the test event %s", record.pk)
+            webhooks.record_failure(
+                record, "the test event could not be queued (the broker is unreachable); send it again"
+            )
+
+    transaction.on_commit(queue)
+    return record
+
+
+@shared_task(**WEBHOOK_TASK_LIMITS)
+def send_test_webhook(delivery_id: int) -> None:
+    """Send a test event the web app recorded (jobs.webhooks.queue_test_event), once."""
+    record = (
+        WebhookDelivery.objects.select_related("account")
+        .filter(pk=delivery_id, event=WebhookDelivery.Event.TEST, completed_at__isnull=True)
+        .first()
+    )
+    if record is None:
+        return
+    try:
+        webhooks.send_test_event(record)
+    except SoftTimeLimitExceeded:
+        webhooks.record_failure(record, TIME_LIMIT_ERROR.format(seconds=settings.WEBHOOK_TASK_TIME_LIMIT_SECONDS))
 
 
 # Periodic tasks (beat, CELERY_BEAT_SCHEDULE in settings) run under a short lock, so two

@@ -134,28 +134,69 @@ def send(job: Job, record: WebhookDelivery) -> tuple[bool, float | None]:
     return bool(recorded), retry_after
 
 
-def send_test_event(account, url: str) -> WebhookDelivery:
-    """A test event, signed and recorded like any attempt (a delivery row without a job),
-    sent once: the owner who sent it reads the outcome, nothing retries it."""
+def new_test_event(account, url: str) -> WebhookDelivery:
+    """Record a test event for `url`: a delivery row without a job, not yet sent (attempt 0
+    until a worker takes it; taking it, 0 -> 1, is the claim). jobs.tasks.queue_test_event
+    queues it; a worker sends it once, within the same deadline as any attempt; the owner
+    who asked reads the outcome, nothing retries it."""
+    return WebhookDelivery.objects.create(account=account, event=WebhookDelivery.Event.TEST, attempt=0, url=url)
+
+
+def pending_test_event(account) -> WebhookDelivery | None:
+    """The account's test event still being sent, if any: an account has one at a time."""
+    since = timezone.now() - timedelta(seconds=attempt_lifetime_seconds())
+    return (
+        WebhookDelivery.objects.filter(
+            account=account, event=WebhookDelivery.Event.TEST, completed_at__isnull=True, created_at__gte=since
+        )
+        .order_by("-created_at")
+        .first()
+    )
+
+
+def send_test_event(record: WebhookDelivery) -> bool:
+    """Send the queued test event `record` and record its outcome; False if it was sent (or
+    given up) already."""
+    if not WebhookDelivery.objects.filter(pk=record.pk, attempt=0, completed_at__isnull=True).update(attempt=1):
+        return False  # a duplicate message: another worker has it
+    assert record.account is not None  # a test event's row names its account
     event_id = uuid.uuid4().hex
     payload = {
         "type": "webhook.test",
         "id": f"test_{event_id}",
-        "account": account.name,
+        "account": record.account.name,
         "createdAt": iso(timezone.now()),
         "message": "A test event from the web app. Verify its signature as you would a job's webhook.",
     }
     body = json.dumps(payload, separators=(",", ":"))
-    outcome, _ = _post(url, account, f"msg_test_{event_id}", body)
-    return WebhookDelivery.objects.create(
-        account=account, event=WebhookDelivery.Event.TEST, attempt=1, url=url, **outcome
+    outcome, _ = _post(record.url, record.account, f"msg_test_{event_id}", body)
+    return bool(WebhookDelivery.objects.filter(pk=record.pk, completed_at__isnull=True).update(**outcome))
+
+
+def record_failure(record: WebhookDelivery, error: str) -> bool:
+    """Complete an attempt that ended without an outcome of its own (the task's time limit
+    struck, the message could not be queued)."""
+    now = timezone.now()
+    record.error, record.completed_at = error[:500], now
+    return bool(
+        WebhookDelivery.objects.filter(pk=record.pk, completed_at__isnull=True).update(
+            error=record.error, completed_at=now
+        )
     )
 
 
+def attempt_lifetime_seconds() -> float:
+    """Longer than any attempt can last, whoever sends it: its deadline, the task's time
+    limit past it, and a grace for a worker that took its message late."""
+    return settings.WEBHOOK_TASK_TIME_LIMIT_SECONDS + LOST_RETRY_GRACE_SECONDS
+
+
 def _post(url: str, account, msg_id: str, body: str, extra_headers: dict | None = None) -> tuple[dict, float | None]:
-    """POST `body` to `url`, signed for `account`, through the SSRF guard. Returns the
-    outcome (WebhookDelivery fields) and the server's Retry-After, if any. The client's own
-    extra headers are sent too, but never in place of the signature's."""
+    """POST `body` to `url`, signed for `account`, through the SSRF guard, all of it (name
+    lookup, connect, TLS, sending, the answer's head and the start of its body) within
+    WEBHOOK_TIMEOUT_SECONDS: a receiver that trickles its answer is cut off there. Returns
+    the outcome (WebhookDelivery fields) and the server's Retry-After, if any. The client's
+    own extra headers are sent too, but never in place of the signature's."""
     timestamp = int(time.time())
     headers = {str(name): str(value) for name, value in (extra_headers or {}).items()}
     headers.update(
@@ -166,34 +207,45 @@ def _post(url: str, account, msg_id: str, body: str, extra_headers: dict | None 
             "webhook-signature": signature_header(account, msg_id, timestamp, body),
         }
     )
+    limit = settings.WEBHOOK_TIMEOUT_SECONDS
     connections.give_back()  # the POST may take WEBHOOK_TIMEOUT_SECONDS and needs no connection
     started = time.monotonic()
     outcome: dict = {"status_code": None, "succeeded": False, "error": "", "response_body": ""}
     retry_after = None
-    try:
-        response = safe_http.request(
-            "POST",
-            url,
-            data=body.encode(),
-            headers=headers,
-            timeout=(min(5.0, settings.WEBHOOK_TIMEOUT_SECONDS), settings.WEBHOOK_TIMEOUT_SECONDS),
-        )
-        outcome["status_code"] = response.status_code
-        outcome["response_body"] = response.text[:1000]
-        outcome["succeeded"] = 200 <= response.status_code < 300
-        if 300 <= response.status_code < 400:
-            outcome["error"] = "redirects are not followed"
-        if response.status_code in HONOURS_RETRY_AFTER:
-            retry_after = _retry_after(response.headers.get("Retry-After"))
-    except safe_http.BlockedURLError as exc:
-        outcome["error"] = f"blocked: {exc}"[:500]
-    except requests.Timeout:
-        outcome["error"] = f"timed out after {settings.WEBHOOK_TIMEOUT_SECONDS:g}s"
-    except requests.RequestException as exc:
-        outcome["error"] = f"{type(exc).__name__}: {exc}"[:500]
+    with safe_http.deadline(limit):
+        try:
+            response = safe_http.request(
+                "POST", url, data=body.encode(), headers=headers, timeout=(min(5.0, limit), limit), stream=True
+            )
+            with response:
+                outcome["status_code"] = response.status_code
+                outcome["succeeded"] = 200 <= response.status_code < 300
+                if 300 <= response.status_code < 400:
+                    outcome["error"] = "the receiver answered with a redirect, which is not followed"
+                if response.status_code in HONOURS_RETRY_AFTER:
+                    retry_after = _retry_after(response.headers.get("Retry-After"))
+                outcome["response_body"] = _start_of_body(response)
+        except safe_http.BlockedURLError as exc:
+            outcome["error"] = f"not sent: {exc}"[:500]
+        except requests.RequestException as exc:
+            outcome["error"] = safe_http.describe_failure(exc, peer="the receiver", deadline_seconds=limit)[:500]
     outcome["duration_ms"] = int((time.monotonic() - started) * 1000)
     outcome["completed_at"] = timezone.now()
     return outcome, retry_after
+
+
+def _start_of_body(response: requests.Response, limit: int = 1000) -> str:
+    """The first `limit` characters of the answer's body, as much of them as arrives before
+    the deadline: once the status is in, a slow body only shortens what is kept."""
+    body = bytearray()
+    try:
+        for chunk in response.iter_content(256):
+            body += chunk
+            if len(body) >= limit:
+                break
+    except (requests.RequestException, safe_http.DeadlineExceeded, OSError):
+        pass
+    return body.decode("utf-8", errors="replace")[:limit]
 
 
 def deliver(job: Job, attempt: int) -> tuple[WebhookDelivery, float | None] | None:
@@ -229,12 +281,16 @@ def due_retries(now: datetime, limit: int = 500) -> Iterator[tuple[str, int]]:
 def recover_stalled(now: datetime, limit: int = 500) -> int:
     """Attempts claimed but never completed (the worker died while sending) are recorded as
     failed and retried like any failure. Returns how many."""
-    # Longer than an attempt can take: connect and read timeouts, and then some.
-    before = now - timedelta(seconds=2 * settings.WEBHOOK_TIMEOUT_SECONDS + LOST_RETRY_GRACE_SECONDS)
+    before = now - timedelta(seconds=attempt_lifetime_seconds())
     recovered = 0
     for record in WebhookDelivery.objects.filter(completed_at__isnull=True, created_at__lt=before)[:limit]:
-        record.error = "the worker stopped while sending this attempt"
-        delay = retry_delay(record)
+        record.error = (
+            "no worker took this test event in time"
+            if record.attempt == 0
+            else "the worker stopped while sending this attempt"
+        )
+        # A test event is sent once: it is recorded as failed, never retried.
+        delay = retry_delay(record) if record.event == WebhookDelivery.Event.JOB else None
         recovered += WebhookDelivery.objects.filter(pk=record.pk, completed_at__isnull=True).update(
             completed_at=now,
             error=record.error,

@@ -125,8 +125,10 @@ class WorkerProcess:
         queues: str = "inference,webhooks,maintenance",
         beat: bool = False,
         supervised: bool = False,
+        concurrency: int = 2,
     ):
         self.env, self.log_path, self.queues, self.beat = env, log_path, queues, beat
+        self.concurrency = concurrency
         self.proc: subprocess.Popen | None = None
         self.beat_proc: subprocess.Popen | None = None
         self.restarts = 0
@@ -164,7 +166,7 @@ class WorkerProcess:
             "-Q",
             self.queues,
             "--concurrency",
-            "2",
+            str(self.concurrency),
             "--loglevel",
             "INFO",
             "--without-gossip",
@@ -254,9 +256,16 @@ def make_worker(django_db_setup, live_server, broker, tmp_path):
     """Start extra worker processes within a test (fault tests); all stopped afterwards."""
     started: list[WorkerProcess] = []
 
-    def start(beat: bool = False, supervised: bool = False, **extra) -> WorkerProcess:
+    def start(
+        beat: bool = False,
+        supervised: bool = False,
+        concurrency: int = 2,
+        queues: str = "inference,webhooks,maintenance",
+        **extra,
+    ) -> WorkerProcess:
         log = tmp_path / f"worker{len(started)}.log"
-        worker = WorkerProcess(worker_env(live_server.url, **extra), log, beat=beat, supervised=supervised).start()
+        env = worker_env(live_server.url, **extra)
+        worker = WorkerProcess(env, log, queues, beat=beat, supervised=supervised, concurrency=concurrency).start()
         started.append(worker)
         return worker
 

@@ -60,3 +60,24 @@ def wait_until(predicate, timeout: float, what: str, interval: float = 0.1):
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def sign_in_form(session: requests.Session, base_url: str, path: str = "/") -> str:
+    """GET a sign-in page (for its CSRF cookie); the token to post with it."""
+    r = session.get(base_url + path, timeout=30)
+    assert r.status_code == 200, r.text[:500]
+    return session.cookies["csrftoken"]
+
+
+def post_sign_in(
+    session: requests.Session, base_url: str, email: str, password: str, path: str = "/", token: str = "", **extra
+) -> requests.Response:
+    """Post a sign-in form as a browser would (the web app's `/`, or the admin's login)."""
+    token = token or sign_in_form(session, base_url, path)
+    return session.post(
+        base_url + path,
+        data={"username": email, "password": password, "csrfmiddlewaretoken": token},
+        headers={"Referer": base_url + path, **extra},
+        allow_redirects=False,
+        timeout=60,
+    )

@@ -137,12 +137,18 @@ class WebhookReceiver(_Server):
     """Records every POST; answers with the queued statuses (a status, or a status and its
     headers), then 200, each after `delay` seconds."""
 
-    def __init__(self, responses: list | None = None, port: int = 0, delay: float = 0.0):
+    def __init__(
+        self,
+        responses: list | None = None,
+        port: int = 0,
+        delay: float = 0.0,
+        tls: tuple[Path, Path] | None = None,
+    ):
         self.requests: list[dict] = []
         self.responses = list(responses or [])
         self.delay = delay
         self.lock = threading.Lock()
-        super().__init__(_WebhookHandler, port)
+        super().__init__(_WebhookHandler, port, tls=tls)
 
     def wait_for(self, count: int, timeout: float = 30) -> list[dict]:
         deadline = time.time() + timeout

@@ -20,6 +20,7 @@ from PIL import Image, ImageDraw
 from billing.models import ApiKey
 from jobs.models import Job
 from tests.conftest import OWNER_PASSWORD
+from tests.flows import wait_until
 from tests.test_admin_actions import make_job
 from tests.test_admin_browser import ARTIFACTS, browser  # noqa: F401 (the fixture)
 
@@ -271,9 +272,18 @@ def test_an_owner_redelivers_a_webhook_and_sends_a_test_event(
     app.wait_for("#deliveries")
     assert not app.find_all("#deliveries-table")
     app.find("#redeliver").click()
-    # The page waits for the worker's attempt and shows it.
-    app.wait_for("#deliveries-table", timeout=60)
-    assert "Delivered" in app.find("#deliveries-table").text and "200" in app.find("#deliveries-table").text
+    # The page waits for the worker's attempt and shows it (an attempt still being sent may
+    # show first, on a loaded machine: the page reloads once it is recorded).
+    from selenium.common.exceptions import StaleElementReferenceException
+
+    def delivered():
+        tables = app.find_all("#deliveries-table")
+        try:
+            return tables and "Delivered" in tables[0].text and "200" in tables[0].text
+        except StaleElementReferenceException:  # the page reloaded meanwhile
+            return False
+
+    wait_until(delivered, 60, "the redelivery's attempt on the page")
     [call] = webhook_receiver.wait_for(1)
     assert call["headers"]["webhook-id"] == f"msg_{job.id}"
     app.screenshot("job-webhook")

@@ -106,7 +106,7 @@ def test_it_submits_an_image_url_and_a_webhook(web, account, file_server, webhoo
         (
             {"precise-upscaleFactor": "20"},
             "precise-upscaleFactor",
-            "upscaleFactor must be a number from 1 to 16 (got &#x27;20&#x27;).",
+            "Upscale factor must be a number from 1 to 16 (got &#x27;20&#x27;).",
         ),
         ({"image": upload(b"not an image")}, "image", "The image is not a JPEG, PNG or WebP file"),
         (
@@ -175,7 +175,8 @@ def test_the_quote_says_what_cannot_run(web, account, file_server):
     r = web.post("/playground/quote", {"mode": "precise", "upscaleFactor": "16", "width": "3000", "height": "3000"})
     assert r.status_code == 400 and "over the 80 MP limit" in r.json()["error"]
     r = web.post("/playground/quote", {"mode": "dynamic", "upscaleFactor": "9", "width": "10", "height": "10"})
-    assert r.status_code == 400 and "upscaleFactor must be a number from 1 to 4" in r.json()["error"]
+    # Named as the page labels the field, not by its API name.
+    assert r.status_code == 400 and "Upscale factor must be a number from 1 to 4" in r.json()["error"]
     r = web.post("/playground/quote", {"mode": "precise", "image": upload(b"GIF89a....")})
     assert r.status_code == 400 and "not a JPEG, PNG or WebP" in r.json()["error"]
     url = file_server.add("/a.png", images.png(30, 20))

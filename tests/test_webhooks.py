@@ -81,14 +81,15 @@ def test_it_stops_on_410_and_does_not_follow_redirects(finished_job, webhook_rec
 
     webhook_receiver.responses = [302]
     record, _ = webhooks.deliver(finished_job, 2)
-    assert not record.succeeded and record.error == "redirects are not followed"
+    assert not record.succeeded and record.error == "the receiver answered with a redirect, which is not followed"
 
 
 def test_it_records_unreachable_receivers(finished_job):
     Job.objects.filter(pk=finished_job.pk).update(webhook_url="http://127.0.0.1:9/hook")
     finished_job.refresh_from_db()
     record, _ = webhooks.deliver(finished_job, 1)
-    assert not record.succeeded and record.status_code is None and "Connection" in record.error
+    assert not record.succeeded and record.status_code is None
+    assert record.error == "connection refused by the receiver"
 
 
 def test_backoff_grows_exponentially_with_jitter_and_honours_retry_after(settings):

@@ -23,6 +23,7 @@ THREADS_HELD and its longest wait to LONGEST_REQUEST_SECONDS, and the defaults b
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 from upscaler_platform import settings as app
@@ -46,3 +47,37 @@ threads = env_int("WEB_THREADS", THREADS_HELD + RESERVED_THREADS)
 timeout = math.ceil(LONGEST_REQUEST_SECONDS) + 10
 graceful_timeout = timeout
 accesslog = "-"
+
+
+def _listening_url(server) -> str:
+    """http://host:port of the first TCP address gunicorn listens on ("" for a UNIX socket);
+    a wildcard address as localhost."""
+    for listener in server.LISTENERS:
+        address = listener.sock.getsockname()
+        if isinstance(address, tuple):
+            host = address[0]
+            if host in ("0.0.0.0", "::", ""):
+                host = "localhost"
+            elif ":" in host:
+                host = f"[{host}]"
+            return f"http://{host}:{address[1]}"
+    return ""
+
+
+def when_ready(server) -> None:
+    """Record where this server listens, for links handed out of band (create_account's
+    set-password link) when PUBLIC_BASE_URL is unset: `PORT=18533 make run` hands out
+    links to port 18533."""
+    url = _listening_url(server)
+    if url and not app.PUBLIC_BASE_URL:
+        with contextlib.suppress(OSError):
+            app.WEB_SERVER_URL_FILE.write_text(url + "\n")
+            server._recorded_url = url
+
+
+def on_exit(server) -> None:
+    """Forget the address once the server stops (unless another server recorded its own)."""
+    url = getattr(server, "_recorded_url", "")
+    with contextlib.suppress(OSError):
+        if url and app.WEB_SERVER_URL_FILE.read_text().strip() == url:
+            app.WEB_SERVER_URL_FILE.unlink()

@@ -37,9 +37,11 @@ PORT = env_int("PORT", 8000)
 # Base for URLs the app hands out (signed local-storage URLs in webhooks). Requests use
 # their own host when this is empty.
 PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "").rstrip("/")
+# Where the running web server records the address it listens on (gunicorn_conf.py), for
+# links handed out of band while PUBLIC_BASE_URL is unset (jobs/public_url.py).
+WEB_SERVER_URL_FILE = DATA_DIR / "web-server-url"
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -52,6 +54,9 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "billing",
     "jobs",
+    # django.contrib.admin with the operators' site (jobs/operators/site.py); after jobs, so
+    # that jobs/templates/admin/base_site.html overrides the admin's own.
+    "jobs.operators.apps.OperatorsAdminConfig",
 ]
 
 MIDDLEWARE = [
@@ -256,7 +261,14 @@ IDEMPOTENCY_LEASE_SECONDS = LONGEST_REQUEST_SECONDS + 60
 # The network APIXO's image-upscaler tasks run: a model's name (GET /api/v1/models), or
 # blank for precise's own (RealESRGAN_x4plus).
 APIXO_MODEL = env_str("APIXO_MODEL", "")
+# The whole of one webhook, callback or test-event attempt: name lookup, connect, TLS,
+# sending, and the answer's head and the start of its body (jobs/webhooks.py). A receiver
+# that trickles its answer is cut off here; the delivery tasks get a Celery time limit past
+# it, in case anything else holds them.
 WEBHOOK_TIMEOUT_SECONDS = env_float("WEBHOOK_TIMEOUT_SECONDS", 15.0)
+WEBHOOK_TASK_TIME_LIMIT_SECONDS = WEBHOOK_TIMEOUT_SECONDS + 30
+# Test events from the web app, per account: at most this many a minute, and one at a time.
+WEBHOOK_TESTS_PER_MINUTE = env_int("WEBHOOK_TESTS_PER_MINUTE", 5)
 WEBHOOK_MAX_RETRIES = env_int("WEBHOOK_MAX_RETRIES", 3)
 WEBHOOK_RETRY_BASE_SECONDS = env_float("WEBHOOK_RETRY_BASE_SECONDS", 30.0)
 
@@ -312,6 +324,7 @@ CELERY_TASK_ROUTES = {
     "jobs.tasks.run_job": {"queue": INFERENCE_QUEUE},
     "jobs.model_scan.scan_models": {"queue": INFERENCE_QUEUE},
     "jobs.tasks.deliver_webhook": {"queue": WEBHOOKS_QUEUE},
+    "jobs.tasks.send_test_webhook": {"queue": WEBHOOKS_QUEUE},
     "jobs.tasks.dispatch_webhooks": {"queue": MAINTENANCE_QUEUE},
     "jobs.tasks.sweep_jobs": {"queue": MAINTENANCE_QUEUE},
     "jobs.tasks.purge_expired_outputs": {"queue": MAINTENANCE_QUEUE},

@@ -26,14 +26,15 @@ def windows(scope: str) -> list[Window]:
     return [Window(limit, seconds) for limit, seconds in settings.RATE_LIMITS.get(scope, [])]
 
 
-def check(key_id: int | str, scope: str) -> dict[str, str]:
+def check(key_id: int | str, scope: str, limits: list[Window] | None = None) -> dict[str, str]:
     """Count one request; raise a 429 when a window is full. Returns the X-RateLimit headers
     for the tightest window. If the counter store is unreachable the request is let through
-    (logged): a rate limiter must not take the API down with it."""
+    (logged): a rate limiter must not take the API down with it. `limits`: the windows of a
+    scope that is not the API's (RATE_LIMITS)."""
     now = time.time()
     tightest: dict[str, str] = {}
     tightest_remaining = None
-    for window in windows(scope):
+    for window in windows(scope) if limits is None else limits:
         start = int(now // window.seconds) * window.seconds
         reset = max(int(start + window.seconds - now), 1)
         try:

@@ -20,7 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from billing.models import Account
-from jobs import capabilities, completion, idempotency, lifecycle, model_catalog
+from jobs import capabilities, completion, idempotency, lifecycle, model_catalog, public_url
 from jobs.api import ratelimit, uploads
 from jobs.api import serializers as s
 from jobs.api.pagination import JobPagination
@@ -71,12 +71,12 @@ def request_account(request: Request) -> Account:
 
 def request_base_url(request: Request) -> str:
     """scheme://host as the client reached us (behind a proxy: SECURE_PROXY_SSL_HEADER)."""
-    return request.build_absolute_uri("/").rstrip("/")
+    return public_url.of_request(request)
 
 
 def base_url(request: Request) -> str:
-    """The base of app-served URLs in this answer: PUBLIC_BASE_URL when set, else the request's."""
-    return settings.PUBLIC_BASE_URL or request_base_url(request)
+    """The base of app-served URLs in this answer (jobs/public_url.py)."""
+    return public_url.for_request(request)
 
 
 def _submit_body(request: Request) -> tuple[dict, str, UploadedFile | None]:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django import template
-from django.utils import timezone
+from django.utils import dateformat, timezone
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.utils.timesince import timesince
@@ -181,14 +181,30 @@ def grouped(value: int) -> str:
     return f"{value:,}"
 
 
+# Every date and time the pages write, one way: "Dec 7, 2026, 14:05 UTC" (`when`), or how
+# long ago with that in its tooltip (`ago`).
+DATE_FORMAT = "M j, Y, H:i"
+
+
+def _absolute(value: datetime) -> str:
+    return f"{dateformat.format(timezone.localtime(value, UTC), DATE_FORMAT)} UTC"
+
+
 @register.filter
-def ago(value: datetime | None) -> str:
-    """ "just now", "3 minutes ago", "2 days, 4 hours ago"."""
+def when(value: datetime | None) -> str:
+    """ "Dec 7, 2026, 14:05 UTC", as a <time> element."""
     if value is None:
         return "–"
-    if (timezone.now() - value).total_seconds() < 60:
-        return "just now"
-    return f"{timesince(value)} ago"
+    return format_html('<time datetime="{}">{}</time>', value.isoformat(), _absolute(value))
+
+
+@register.filter
+def ago(value: datetime | None) -> str:
+    """ "just now", "3 minutes ago", "2 days, 4 hours ago"; the date itself in its tooltip."""
+    if value is None:
+        return "–"
+    text = "just now" if (timezone.now() - value).total_seconds() < 60 else f"{timesince(value)} ago"
+    return format_html('<time datetime="{}" title="{}">{}</time>', value.isoformat(), _absolute(value), text)
 
 
 @register.filter

@@ -4,6 +4,8 @@ the pages' own fields (sign-in, sign-up, keys, webhooks, filters)."""
 
 from __future__ import annotations
 
+import re
+
 from django import forms
 from django.conf import settings
 from django.contrib.auth import forms as auth_forms
@@ -137,6 +139,21 @@ class JobFilterForm(forms.Form):
         return jobs
 
 
+# The API's camelCase field names, in a message the page shows, as the page labels those
+# fields (the one-word ones, "model", "detail", read as words already).
+_PAGE_NAMES = {
+    **{name: label for name, (label, _) in options.LABELS.items() if name != name.lower()},
+    "imageUrl": "The image URL",
+    "imageBase64": "The image",
+}
+_API_NAMES = re.compile(r"\b(" + "|".join(map(re.escape, _PAGE_NAMES)) + r")\b")
+
+
+def in_words(message: str) -> str:
+    """ "upscaleFactor must be a number from 1 to 16" -> "Upscale factor must be ..."."""
+    return _API_NAMES.sub(lambda m: _PAGE_NAMES[m.group(1)], message)
+
+
 class PlaygroundForm:
     """The playground's submit: one mode's fields (named `<mode>-<field>`), the common
     output fields, the image as a file or a URL, an optional webhook. Validated by the
@@ -226,7 +243,7 @@ class PlaygroundForm:
         serializer = INPUT_SERIALIZERS[self.mode](data=self.fields_for(self.mode))
         if not serializer.is_valid():
             for name, detail in serializer.errors.items():
-                self.errors.setdefault(self.key_for(name), " ".join(flatten_errors(detail, name)))
+                self.errors.setdefault(self.key_for(name), in_words(" ".join(flatten_errors(detail, name))))
         try:
             self.webhook = clean_webhook(self.data.get("webhook", ""), field="The webhook URL")
         except InvalidRequest as exc:
@@ -247,5 +264,5 @@ class PlaygroundForm:
         return "__all__"
 
     def add_domain_error(self, exc: DomainError) -> None:
-        self.errors[self.key_for(exc.field)] = exc.message
+        self.errors[self.key_for(exc.field)] = in_words(exc.message)
         self.insufficient = isinstance(exc, InsufficientCredits)

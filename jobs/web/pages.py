@@ -3,10 +3,10 @@ section of the navigation is open."""
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.shortcuts import render
 from django.utils import timezone
 
+from jobs import public_url
 from jobs.models import Job
 
 NAV = [
@@ -31,11 +31,11 @@ def page(request, template: str, context: dict | None = None, *, active: str, st
 
 def request_base_url(request) -> str:
     """scheme://host as the browser reached us (what the API answers would use too)."""
-    return request.build_absolute_uri("/").rstrip("/")
+    return public_url.of_request(request)
 
 
 def public_base_url(request) -> str:
-    return settings.PUBLIC_BASE_URL or request_base_url(request)
+    return public_url.for_request(request)
 
 
 def rate_key(account) -> str:

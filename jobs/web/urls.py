@@ -26,6 +26,7 @@ urlpatterns = [
     path("webhooks", webhooks.overview, name="webhooks"),
     path("webhooks/secret", webhooks.secret, name="webhook-secret"),
     path("webhooks/test", webhooks.test, name="webhook-test"),
+    path("webhooks/test/<int:delivery_id>.json", webhooks.test_status, name="webhook-test-status"),
     path("credits", credits.overview, name="credits"),
     path("credits.csv", credits.export, name="credits-csv"),
 ]

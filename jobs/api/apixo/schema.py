@@ -66,8 +66,13 @@ class ApixoTaskSerializer(serializers.Serializer):
 
 SUBMIT_ANSWER = envelope("ApixoSubmitAnswer", ApixoTaskIdSerializer())
 STATUS_ANSWER = envelope("ApixoStatusAnswer", ApixoTaskSerializer())
+BALANCE_ANSWER = envelope(
+    "ApixoBalanceAnswer",
+    serializers.IntegerField(help_text="The account's balance, in this deployment's credits (APIXO: USD)"),
+)
 ERROR = envelope(
     "ApixoError", serializers.JSONField(allow_null=True, help_text="null"), "The HTTP status", "What is wrong"
 )
 ERRORS = {code: ERROR for code in (400, 401, 402, 403, 404, 429, 503)}
 READ_ERRORS = {code: ERROR for code in (400, 401, 403, 404, 429)}
+ACCOUNT_ERRORS = {code: ERROR for code in (401, 403, 429)}

@@ -8,4 +8,5 @@ from jobs.api.apixo import views
 urlpatterns = [
     path("generateTask/<str:model>", views.GenerateTaskView.as_view(), name="apixo-generate-task"),
     path("statusTask/<str:model>", views.StatusTaskView.as_view(), name="apixo-status-task"),
+    path("apikeys/current-balance", views.CurrentBalanceView.as_view(), name="apixo-current-balance"),
 ]

@@ -87,6 +87,22 @@ class GenerateTaskView(ApixoView):
         return Response(payloads.envelope({"taskId": str(job.id)}))
 
 
+class CurrentBalanceView(ApixoView):
+    """APIXO's balance (its own MCP server's `apixo_get_balance` calls it): `data` is the
+    account's balance in credits, where APIXO's is a number of US dollars."""
+
+    @extend_schema(
+        operation_id="apixo_current_balance",
+        summary="The balance of the key's account (APIXO)",
+        responses={200: schema.BALANCE_ANSWER, **schema.ACCOUNT_ERRORS},
+        tags=["apixo"],
+    )
+    def get(self, request: Request) -> Response:
+        account = request_account(request)
+        account.refresh_from_db(fields=["balance"])
+        return Response(payloads.envelope(account.balance))
+
+
 class StatusTaskView(ApixoView):
     @extend_schema(
         operation_id="apixo_status_task",

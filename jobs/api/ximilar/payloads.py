@@ -104,6 +104,19 @@ def request(job: Job, base_url: str, *, with_response: bool = True) -> dict:
     return body
 
 
+def user(account, email: str) -> dict:
+    """GET /account/v2/user/ (what the client's get_user_details() reads) and Ximilar's
+    documented /account/v2/details/: the fields Ximilar documents that an account here has,
+    its credits as stats.credits_counter."""
+    return {
+        "id": str(account.pk),
+        "email": email,
+        "first_name": "",
+        "last_name": "",
+        "stats": {"credits_counter": account.balance},
+    }
+
+
 def webhook_body(job: Job) -> dict:
     """POSTed to the request's webhook.endpoint when it is DONE."""
     return request(job, job.public_base_url())

@@ -80,5 +80,18 @@ class XimilarRequestListSerializer(serializers.Serializer):
     results = XimilarRequestSerializer(many=True)
 
 
+class XimilarUserStatsSerializer(serializers.Serializer):
+    credits_counter = serializers.IntegerField(help_text="The account's balance, in this deployment's credits")
+
+
+class XimilarUserSerializer(serializers.Serializer):
+    id = serializers.CharField(help_text="The account's id")
+    email = serializers.CharField(help_text="The email of the account's first owner (web-app login); empty if none")
+    first_name = serializers.CharField(help_text="Empty: accounts have no person's name")
+    last_name = serializers.CharField(help_text="Empty")
+    stats = XimilarUserStatsSerializer()
+
+
 ERRORS = {code: XimilarErrorSerializer for code in (400, 401, 402, 404, 413, 429, 500, 503, 504)}
 READ_ERRORS = {code: XimilarErrorSerializer for code in (400, 401, 404, 429)}
+ACCOUNT_ERRORS = {code: XimilarErrorSerializer for code in (401, 429)}

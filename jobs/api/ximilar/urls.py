@@ -9,6 +9,8 @@ urlpatterns = [
     # and it joins "account/v2/request/" without one but lists requests with it.
     re_path(r"^upscaler/(?P<scale>[^/]+)/upscale/?$", views.UpscaleView.as_view(), name="ximilar-upscale"),
     re_path(r"^account/v2/request/?$", views.RequestsView.as_view(), name="ximilar-requests"),
+    # The client's get_user_details() asks account/v2/user/; Ximilar documents account/v2/details/.
+    re_path(r"^account/v2/(?:user|details)/?$", views.UserView.as_view(), name="ximilar-user"),
     path("account/v2/request/<str:request_id>", views.RequestView.as_view(), name="ximilar-request"),
     path("account/v2/request/<str:request_id>/status", views.RequestStatusView.as_view(), name="ximilar-status"),
 ]

@@ -164,6 +164,20 @@ class RequestsView(XimilarView):
         )
 
 
+class UserView(XimilarView):
+    @extend_schema(
+        operation_id="ximilar_user",
+        summary="The key's account: its id, owner's email and credits (Ximilar's user details)",
+        responses={200: schema.XimilarUserSerializer, **schema.ACCOUNT_ERRORS},
+        tags=["ximilar"],
+    )
+    def get(self, request: Request) -> Response:
+        account = request_account(request)
+        account.refresh_from_db(fields=["balance"])
+        owner = account.owners.select_related("user").order_by("created_at", "pk").first()
+        return Response(payloads.user(account, owner.user.email if owner else ""))
+
+
 def _request_view(name: str, summary: str, with_response: bool):
     @extend_schema(
         operation_id=f"ximilar_{name}",

@@ -1,5 +1,6 @@
 /* Small behaviours every page of the web app shares: copy buttons, confirmations, filter
-   forms that apply on change, busy submit buttons. No libraries, no network. */
+   forms that apply on change, busy submit buttons, a pending test event that waits for its
+   outcome. No libraries; the only network use is that wait, to this app. */
 (function () {
   "use strict";
 
@@ -54,6 +55,23 @@
     blank.title = "No preview";
     img.replaceWith(blank);
   }, true);
+
+  /* A test event being sent: ask the server every second whether its outcome is in, then
+     show the page with it. */
+  document.querySelectorAll("[data-poll-url]").forEach(function (box) {
+    var url = box.getAttribute("data-poll-url");
+    var timer = setInterval(function () {
+      fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (response) { return response.ok ? response.json() : null; })
+        .then(function (state) {
+          if (state && state.done) {
+            clearInterval(timer);
+            window.location.reload();
+          }
+        })
+        .catch(function () {});
+    }, 1000);
+  });
 
   document.querySelectorAll("form[data-autosubmit] select").forEach(function (select) {
     select.addEventListener("change", function () { select.form.submit(); });

@@ -6,6 +6,13 @@
 
   function $(selector, root) { return (root || document).querySelector(selector); }
   function $all(selector, root) { return Array.prototype.slice.call((root || document).querySelectorAll(selector)); }
+  /* A date as the server writes it (templatetags `when`): "Dec 7, 2026, 14:05 UTC". */
+  function when(iso) {
+    var d = new Date(iso);
+    var two = function (n) { return (n < 10 ? "0" : "") + n; };
+    var month = d.toLocaleString("en-US", {month: "short", timeZone: "UTC"});
+    return month + " " + d.getUTCDate() + ", " + d.getUTCFullYear() + ", " + two(d.getUTCHours()) + ":" + two(d.getUTCMinutes()) + " UTC";
+  }
   function plural(n, word) { return n.toLocaleString("en-US") + " " + word + (n === 1 ? "" : "s"); }
 
   /* ---------- the form ---------- */
@@ -207,12 +214,54 @@
     });
     $("#imageUrl").addEventListener("input", function () { quoted = null; scheduleQuote(700, true); });
 
-    form.addEventListener("submit", function () {
+    /* A refused submit keeps the chosen image: the file is put aside in this browser
+       (IndexedDB) as the form is sent, and put back in the file input when the answer is
+       the form again with what to fix; any other page forgets it. */
+    var stash = {
+      run: function (access, action) {
+        return new Promise(function (resolve, reject) {
+          var opened = window.indexedDB.open("upscaler-playground", 1);
+          opened.onupgradeneeded = function () { opened.result.createObjectStore("files"); };
+          opened.onerror = function () { reject(opened.error); };
+          opened.onsuccess = function () {
+            var db = opened.result;
+            var tx = db.transaction("files", access);
+            var request = action(tx.objectStore("files"));
+            tx.oncomplete = function () { db.close(); resolve(request.result); };
+            tx.onerror = function () { db.close(); reject(tx.error); };
+          };
+        });
+      },
+      put: function (file) { return stash.run("readwrite", function (s) { return s.put(file, "chosen"); }); },
+      take: function () { return stash.run("readonly", function (s) { return s.get("chosen"); }); },
+      forget: function () { return stash.run("readwrite", function (s) { return s.delete("chosen"); }); },
+    };
+    var sending = false;
+    form.addEventListener("submit", function (event) {
       var button = $("#submit");
       button.classList.add("is-busy");
       button.lastElementChild.textContent = "Submitting…";
       setTimeout(function () { button.disabled = true; }, 0);
+      var file = currentSource() === "file" && fileInput.files[0];
+      if (sending || !file || !window.indexedDB) return;
+      event.preventDefault();
+      sending = true;
+      var send = function () { HTMLFormElement.prototype.submit.call(form); };
+      stash.put(file).then(send, send);
     });
+    if (window.indexedDB) {
+      if ($("#form-errors") && currentSource() === "file" && !fileInput.files.length) {
+        stash.take().then(function (file) {
+          if (!file) return;
+          var chosen = new DataTransfer();
+          chosen.items.add(file instanceof File ? file : new File([file], "image"));
+          fileInput.files = chosen.files;
+          fileInput.dispatchEvent(new Event("change"));
+        }).catch(function () {});
+      } else {
+        stash.forget().catch(function () {});
+      }
+    }
 
     if (currentSource() === "url" && $("#imageUrl").value) scheduleQuote(0, true);
   }
@@ -263,8 +312,7 @@
       if (jpg) jpg.href = job.compressedImageUrl;
       if (job.processingSeconds != null) $("#meta-time").textContent = job.processingSeconds.toFixed(1) + " s";
       if (job.expiresAt) {
-        var until = new Date(job.expiresAt);
-        $("#expires").textContent = "Links work until " + until.toLocaleString([], {month: "short", day: "numeric", hour: "2-digit", minute: "2-digit"});
+        $("#expires").textContent = "Links work until " + when(job.expiresAt);
       }
       $("#job-success").hidden = false;
     } else {

@@ -11,8 +11,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 
 from billing.owners import OwnerError, normalize_email
+from jobs import sign_in
 from jobs.errors import RateLimited
-from jobs.web import throttle
 from jobs.web.forms import OwnerPasswordResetForm, SignInForm, SignUpForm
 from jobs.web.pages import public_base_url
 
@@ -33,18 +33,36 @@ class SignInView(auth_views.LoginView):
         return {**super().get_context_data(**kwargs), "signup_open": settings.SIGNUP_OPEN}
 
     def post(self, request, *args, **kwargs):
+        """Counted (jobs/sign_in.py) before the password is checked: past a limit the
+        answer is a 429, whatever the password."""
         email = normalize_email(request.POST.get("username", ""))
         try:
-            throttle.check_sign_in(request, email)
+            self.attempt = sign_in.begin(
+                email, sign_in.client_ip(request.META), request.COOKIES.get(sign_in.DEVICE_COOKIE, "")
+            )
         except RateLimited as exc:
             form = self.authentication_form(request, initial={"username": email})
             context = self.get_context_data(form=form, throttled=exc.message)
             return _throttled(self.render_to_response(context, status=429), exc)
         return super().post(request, *args, **kwargs)
 
-    def form_invalid(self, form):
-        throttle.count_failure(self.request, normalize_email(self.request.POST.get("username", "")))
-        return super().form_invalid(form)
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        remember_device(response, self.attempt.succeeded())
+        return response
+
+
+def remember_device(response, token: str) -> None:
+    """The browser that signed in gets its device token (jobs/sign_in.py): the lockouts that
+    hold back other browsers do not hold it back."""
+    response.set_cookie(
+        sign_in.DEVICE_COOKIE,
+        token,
+        max_age=sign_in.DEVICE_TOKEN_MAX_AGE,
+        secure=settings.SESSION_COOKIE_SECURE,
+        httponly=True,
+        samesite="Lax",
+    )
 
 
 def sign_up(request):
@@ -55,7 +73,7 @@ def sign_up(request):
     form = SignUpForm(request.POST or None)
     if request.method == "POST":
         try:
-            throttle.check_costly_request(request)
+            sign_in.costly_request(sign_in.client_ip(request.META))
         except RateLimited as exc:
             return _throttled(
                 render(request, "web/sign_up.html", {"form": form, "throttled": exc.message}, status=429), exc
@@ -87,7 +105,7 @@ class PasswordResetView(auth_views.PasswordResetView):
 
     def post(self, request, *args, **kwargs):
         try:
-            throttle.check_costly_request(request)
+            sign_in.costly_request(sign_in.client_ip(request.META))
         except RateLimited as exc:
             context = self.get_context_data(form=self.get_form(), throttled=exc.message)
             return _throttled(self.render_to_response(context, status=429), exc)

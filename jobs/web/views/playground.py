@@ -22,7 +22,7 @@ from jobs.models import Job
 from jobs.submission import Submission, check_output_size, inspect_image, read_image, submit
 from jobs.web import curl, options
 from jobs.web.access import owner_required
-from jobs.web.forms import PlaygroundForm
+from jobs.web.forms import PlaygroundForm, in_words
 from jobs.web.pages import outputs_live, page, public_base_url, rate_key, request_base_url
 
 
@@ -143,7 +143,7 @@ def quote(request):
         return JsonResponse({"error": throttled_message(exc)}, status=429)
     except DomainError as exc:
         account.refresh_from_db(fields=["balance"])
-        return JsonResponse({"error": exc.message, "balance": account.balance}, status=400)
+        return JsonResponse({"error": in_words(exc.message), "balance": account.balance}, status=400)
     credits = pricing.price(mode, out_w, out_h, request.POST.get("model", ""))
     account.refresh_from_db(fields=["balance"])
     return JsonResponse(

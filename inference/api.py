@@ -12,6 +12,7 @@ from PIL import Image
 
 from inference.engines import get_engine
 from inference.engines.base import EngineContext
+from inference.faces import FaceReport
 from inference.imageio import DecodedImage, decode_image
 from inference.params import MIN_EXPLICIT_TILE as MIN_EXPLICIT_TILE
 from inference.params import MODEL_MODES as MODEL_MODES
@@ -32,6 +33,8 @@ class UpscaleResult:
     width: int
     height: int
     seconds: float
+    # shouldEnhanceFaces: whether faces were restored, how many, with which model, or why not.
+    faces: FaceReport = FaceReport()
 
 
 def upscale(
@@ -55,6 +58,13 @@ def upscale(
     planes = planes_from(decoded)
     context = EngineContext(model_dir=model_dir, tile=params.tile, progress=progress)
     output = engine.run(planes, params, context)
+    faces = FaceReport()
+    if params.enhance_faces:
+        # On every mode's output (smart's too): detection, alignment, the face model, paste-back.
+        from inference.faces import enhance_color
+
+        output.planes.color, faces = enhance_color(output.planes.color, model_dir)
+        log.info("faces: %s", faces)
     result_image = image_from(output.planes, decoded.icc_profile)
     seconds = time.perf_counter() - started
     log.info(
@@ -73,4 +83,5 @@ def upscale(
         width=result_image.width,
         height=result_image.height,
         seconds=seconds,
+        faces=faces,
     )

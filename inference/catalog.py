@@ -31,7 +31,13 @@ def scan(model_dir: str | os.PathLike[str] | None = None) -> list[ModelInfo]:
 
 def describe_file(path: Path, name: str | None = None) -> ModelInfo:
     """One file as a ``ModelInfo``; loading problems go into ``error``, never raised."""
-    from inference.loader import ModelFileError, read_model, registry_mismatch, unusable_reason
+    from inference.loader import (
+        ModelFileError,
+        face_unusable_reason,
+        read_model,
+        registry_mismatch,
+        unusable_reason,
+    )
     from inference.tile_context import tile_context
 
     name = name or path.stem
@@ -51,7 +57,9 @@ def describe_file(path: Path, name: str | None = None) -> ModelInfo:
         return ModelInfo(**base, error=f"{path.name} cannot be loaded ({type(exc).__name__}: {exc})")
     requirements = descriptor.size_requirements
     architecture = descriptor.architecture.id
-    problem = registry_mismatch(name, descriptor) or unusable_reason(descriptor)
+    # A face restoration model (FaceSR) is usable by shouldEnhanceFaces, not as a mode's network.
+    usable = face_unusable_reason if descriptor.purpose == "FaceSR" else unusable_reason
+    problem = registry_mismatch(name, descriptor) or usable(descriptor)
     return ModelInfo(
         **base,
         architecture=architecture,

@@ -1,13 +1,10 @@
-"""Finishing steps after a super-resolution pass: the classic (non-generative) upscale, the
-clean-up looks, and matching the output's colours to the input's.
+"""Finishing steps after a super-resolution pass: the clean-up looks, and matching the
+output's colours to the input's.
 
 Every step works on H x W x 3 uint8/uint16 arrays and processes the image in horizontal
 bands with a halo of rows wide enough for its filters, so memory stays bounded whatever
 the output size and the bands join without seams.
 
-* ``classic_upscale``: Lanczos-3 to the exact size, then an unsharp mask of sigma half an
-  input pixel (amount 0.6): the photo editors' "bicubic sharper". Nothing is synthesised;
-  every output pixel is a fixed linear function of the input's.
 * ``finish(..., "clean")``: compression-artefact and noise removal by a self-guided filter
   (He, Sun and Tang, 2010) of radius one input pixel and eps (10/255)^2: variations under
   about 10 levels (noise, JPEG blocking and ringing) are flattened, edges well above that
@@ -39,8 +36,6 @@ GPU_BAND_ROWS = 2048
 CLEAN = (1.0, 10 / 255)
 SMOOTH = (2.0, 25 / 255)
 SMOOTH_BLUR_SIGMA = 0.5  # input pixels
-CLASSIC_SHARPEN_SIGMA = 0.5  # input pixels
-CLASSIC_SHARPEN_AMOUNT = 0.6
 STD_RATIO_RANGE = (0.8, 1.25)
 
 Step = Callable[[torch.Tensor], torch.Tensor]  # (1, 3, h, w) float in [0, 1] -> same shape
@@ -104,18 +99,6 @@ def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
 def _pixels(input_pixels: float, scale: float) -> int:
     """A length in input pixels as whole output pixels (at least 1)."""
     return max(1, round(input_pixels * scale))
-
-
-def classic_upscale(color: np.ndarray, target: tuple[int, int]) -> np.ndarray:
-    """Lanczos-3 to ``target`` = (width, height), then an unsharp mask; no network."""
-    upscaled = resize(color, target)
-    scale = target[0] / color.shape[1]
-    sigma = max(CLASSIC_SHARPEN_SIGMA * scale, 0.5)
-
-    def sharpen(x: torch.Tensor) -> torch.Tensor:
-        return x + CLASSIC_SHARPEN_AMOUNT * (x - gaussian_blur(x, sigma))
-
-    return in_bands(upscaled, sharpen, halo=math.ceil(3 * sigma) + 1)
 
 
 def finish(color: np.ndarray, look: str, scale: float) -> np.ndarray:

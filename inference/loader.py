@@ -170,16 +170,29 @@ def registry_mismatch(name: str, descriptor: ModelDescriptor) -> str | None:
     return None
 
 
+def face_unusable_reason(descriptor: ModelDescriptor) -> str | None:
+    """Why face enhancement cannot run this model (None: it can): it must be a FaceSR model
+    mapping RGB to RGB."""
+    if not isinstance(descriptor, ImageModelDescriptor) or descriptor.purpose != "FaceSR":
+        return f"is a {descriptor.purpose} model, not a face restoration (FaceSR) model"
+    if descriptor.input_channels != 3 or descriptor.output_channels != 3:
+        return f"maps {descriptor.input_channels} to {descriptor.output_channels} channels, not RGB to RGB"
+    return None
+
+
 def load_model(
     name: str,
     directory: str | os.PathLike[str] | None = None,
     device: torch.device | str | None = None,
+    *,
+    faces: bool = False,
 ) -> LoadedModel:
     """The model ``name`` from ``directory``, loaded once per process and device.
 
     ``name`` is a registered model or any model file's stem. Raises ``UnknownModelError``
     for a name with no file, and ``ModelNotInstalledError`` when a file is missing,
-    unreadable, not runnable here, or not the model the registry describes.
+    unreadable, not runnable here, or not the model the registry describes. ``faces``: a
+    face restoration model (shouldEnhanceFaces), which the super-resolution engines refuse.
     """
     folder = Path(directory) if directory is not None else model_dir()
     target = devices.select_device(device if isinstance(device, str) else None)
@@ -188,8 +201,8 @@ def load_model(
     path = resolve_model(name, folder)
     stat = path.stat()
     # The file's identity is part of the key: a file replaced in place is loaded afresh.
-    key = (name, str(path.resolve()), stat.st_size, stat.st_mtime_ns, str(target))
-    return _cache.get(key, lambda: _load(name, path, folder, target), path.is_file)
+    key = (name, str(path.resolve()), stat.st_size, stat.st_mtime_ns, str(target), faces)
+    return _cache.get(key, lambda: _load(name, path, folder, target, faces), path.is_file)
 
 
 def clear_cache() -> None:
@@ -197,24 +210,30 @@ def clear_cache() -> None:
     _cache.clear()
 
 
-def _load(name: str, path: Path, folder: Path, target: torch.device) -> LoadedModel:
+def _load(name: str, path: Path, folder: Path, target: torch.device, faces: bool = False) -> LoadedModel:
     try:
         descriptor = read_model(path)
     except ModelFileError as exc:
         raise ModelNotInstalledError(
             name, path.name, folder, f"The model file {path.name} in {folder} cannot be loaded: {exc}"
         ) from exc
-    problem = registry_mismatch(name, descriptor) or unusable_reason(descriptor)
+    usable = face_unusable_reason if faces else unusable_reason
+    problem = registry_mismatch(name, descriptor) or usable(descriptor)
     if problem:
         raise ModelNotInstalledError(name, path.name, folder, f"The model file {path.name} in {folder} {problem}")
     assert isinstance(descriptor, ImageModelDescriptor)  # unusable_reason says so
 
     devices.configure(target)
+    # spandrel's descriptor says which precisions the architecture supports (DAT and GFPGAN:
+    # no fp16): such networks run in bf16 or fp32 on CUDA, never fp16.
     dtype = devices.compute_dtype(target, descriptor.supports_half, descriptor.supports_bfloat16)
     descriptor.model.eval().requires_grad_(False)
     descriptor.to(target, dtype)
     # channels_last: faster convolutions with cuDNN, and measured faster on CPUs too.
-    descriptor.model.to(memory_format=torch.channels_last)
+    # Not for face models: GFPGAN flattens feature maps with view(), which channels_last breaks.
+    channels_last = not faces
+    if channels_last:
+        descriptor.model.to(memory_format=torch.channels_last)
     on_cuda = target.type == "cuda"
     module: torch.nn.Module = descriptor.model
     if devices.compile_enabled():
@@ -234,7 +253,7 @@ def _load(name: str, path: Path, folder: Path, target: torch.device) -> LoadedMo
         multiple=math.lcm(max(1, requirements.multiple_of), CUDA_SHAPE_MULTIPLE if on_cuda else 1),
         minimum=max(1, requirements.minimum),
         square=requirements.square,
-        channels_last=True,
+        channels_last=channels_last,
         context=tile_context(architecture),
         tiling_supported=descriptor.tiling == ModelTiling.SUPPORTED,
     )

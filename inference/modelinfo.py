@@ -39,6 +39,7 @@ class ModelInfo:
 
     @property
     def usable(self) -> bool:
+        """Usable by the engines: as a mode's network, or (purpose FaceSR) as the face model."""
         return self.error is None
 
     def to_dict(self) -> dict[str, Any]:

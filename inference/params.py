@@ -31,7 +31,8 @@ class UpscaleParams:
     # mode's default, e.g. "2x_my_SPAN"; inference.catalog.scan lists them.
     model: str | None = None
     # precise only (the Ximilar surface's options, inference/finishing.py): ``classic`` runs
-    # no network (Lanczos and an unsharp mask); ``finish`` is a clean-up look after the
+    # the faithful network (DAT-light, inference.registry.faithful_model) when no ``model`` is
+    # named (the Ximilar surface names it at submit); ``finish`` is a clean-up look after the
     # upscale ("none", "clean", "smooth"); ``match_colors`` maps the output's palette onto
     # the input's.
     classic: bool = False
@@ -70,5 +71,3 @@ class UpscaleParams:
             raise ValueError(f"finish must be one of {', '.join(FINISHES)} (got {self.finish!r}).")
         if (self.classic or self.finish != "none" or self.match_colors) and self.mode != "precise":
             raise ValueError("classic, finish and match_colors apply to precise only.")
-        if self.classic and self.model is not None:
-            raise ValueError("classic runs no network: it cannot name a model.")

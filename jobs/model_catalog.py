@@ -28,6 +28,8 @@ NAME_MAX_LENGTH: int = NetworkModel._meta.get_field("name").max_length  # type: 
 # imports torch, so the web tier cannot read it from there).
 MODEL_MODES = ("precise", "dynamic", "restore")
 
+FACE_PURPOSE = "FaceSR"  # spandrel's purpose of face restoration models (GFPGAN, RestoreFormer, ...)
+
 REFRESH_HINT = (
     "Inference workers scan the model directory when they start; an operator can rescan it "
     "with 'python manage.py rescan_models' or from the admin."
@@ -61,8 +63,13 @@ class Entry:
     default_for: dict[str, list[str]] = field(default_factory=dict)  # mode -> image types
 
     @property
+    def face_model(self) -> bool:
+        """A face restoration model: shouldEnhanceFaces runs it, `model` cannot name it."""
+        return self.purpose == FACE_PURPOSE
+
+    @property
     def modes(self) -> list[str]:
-        return list(MODEL_MODES) if self.available else []
+        return list(MODEL_MODES) if self.available and not self.face_model else []
 
 
 def default_for(name: str) -> dict[str, list[str]]:
@@ -109,7 +116,7 @@ def _from_registry(spec: registry.ModelSpec) -> Entry:
         name=spec.name,
         architecture=spec.architecture,
         architecture_name=None,
-        purpose="SR",
+        purpose=spec.purpose,
         scale=spec.scale,
         parameters=None,
         description=spec.description,
@@ -143,7 +150,13 @@ def entry(name: str) -> Entry | None:
 
 
 def available_names() -> list[str]:
-    return [e.name for e in listing() if e.available]
+    """The models `model` can name: available, and not face models."""
+    return [e.name for e in listing() if e.available and not e.face_model]
+
+
+def face_model_names() -> list[str]:
+    """The available face restoration models (what shouldEnhanceFaces can run)."""
+    return [e.name for e in listing() if e.available and e.face_model]
 
 
 def choose(mode: str, image_type: str, requested: str | None) -> str:
@@ -156,6 +169,13 @@ def choose(mode: str, image_type: str, requested: str | None) -> str:
             f"model applies to {', '.join(MODEL_MODES)}; {mode} runs its own diffusion pipeline.", field="model"
         )
     found = entry(requested)
+    if found is not None and found.face_model:
+        raise UnknownModel(
+            f'model "{requested}" is a face restoration model: it runs on the faces of any job sent with '
+            f"shouldEnhanceFaces, not as a mode's network. Available models: "
+            f"{', '.join(available_names()) or 'none'} (GET /api/v1/models describes them).",
+            available=available_names(),
+        )
     if found is not None and found.available:
         return requested
     names = available_names()

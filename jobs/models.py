@@ -125,6 +125,10 @@ class Job(models.Model):
     stage = models.CharField(max_length=16, blank=True, default="")
     attempts = models.PositiveSmallIntegerField(default=0)
     engine = models.CharField(max_length=100, blank=True, default="")
+    # shouldEnhanceFaces, as the worker did it (inference.faces.FaceReport): whether faces were
+    # enhanced, how many were detected and restored, the face model, or why not. Null until a
+    # job that asked for it has succeeded, and on jobs that did not ask.
+    faces = models.JSONField(null=True, blank=True)
     error = models.TextField(blank=True, default="")
     failure = models.CharField(max_length=16, choices=Failure.choices, blank=True, default=Failure.OTHER)
     worker = models.CharField(max_length=200, blank=True, default="")
@@ -192,6 +196,18 @@ class Job(models.Model):
             return self.model
         _, _, name = self.engine.partition("/")
         return name or None
+
+    @property
+    def faces_summary(self) -> str | None:
+        """shouldEnhanceFaces in a sentence, for the web app and the admin; None when not asked."""
+        if not self.params.get("shouldEnhanceFaces"):
+            return None
+        report = self.faces
+        if not report:
+            return "Requested; reported when the job has succeeded" if self.status != self.Status.SUCCESS else None
+        if report.get("enhanced"):
+            return f"Enhanced {report.get('restored')} of {report.get('detected')} faces with {report.get('model')}"
+        return f"Not enhanced: {report.get('reason')}"
 
     def public_base_url(self) -> str:
         """Where URLs handed out later (webhooks, redelivery) point: PUBLIC_BASE_URL when set,

@@ -131,7 +131,10 @@ def process(job: Job) -> bool:
     image_name = storage.save(main_name, main)
     compressed_name = image_name if compressed is main else storage.save(compressed_name, compressed)
     log.info("job %s: %s in %.2fs -> %dx%d", job.id, result.engine, result.seconds, result.width, result.height)
-    if lifecycle.succeed(job, image_name=image_name, compressed_name=compressed_name, engine=result.engine):
+    faces = result.faces.to_dict() if result.faces.requested else None
+    if lifecycle.succeed(
+        job, image_name=image_name, compressed_name=compressed_name, engine=result.engine, faces=faces
+    ):
         return True
     # Canceled or finished elsewhere meanwhile: keep nothing of ours.
     job.refresh_from_db()

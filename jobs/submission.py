@@ -292,12 +292,15 @@ def submit(account: Account, submission: Submission, image: bytes) -> Job:
 
     # A job that names a model runs that one (checked against the recorded scans), at the
     # same price: it depends on the output size only, whatever the network's native scale.
-    # A classic job runs no network (inference/finishing.py), so it needs no model file.
-    model = "" if fields.get("classic") else model_catalog.choose(mode, image_type, fields.get("model"))
-    if not fields.get("model") and not fields.get("classic"):
-        reason = capabilities.unavailable_reason(mode, image_type)
-        if reason:
-            raise ModelNotInstalled(reason, mode=mode)
+    # A classic job (Ximilar's classic model) runs the faithful network for its factor.
+    if fields.get("classic"):
+        model = capabilities.faithful_model(factor)
+        reason = capabilities.model_unavailable_reason(mode, model)
+    else:
+        model = model_catalog.choose(mode, image_type, fields.get("model"))
+        reason = None if fields.get("model") else capabilities.unavailable_reason(mode, image_type)
+    if reason:
+        raise ModelNotInstalled(reason, mode=mode)
 
     return create_charged_job(
         account,
@@ -306,7 +309,7 @@ def submit(account: Account, submission: Submission, image: bytes) -> Job:
         image_format=info.format,
         input_size=(info.width, info.height),
         output_size=(out_w, out_h),
-        cost=pricing.price(mode, out_w, out_h),
+        cost=pricing.price(mode, out_w, out_h, model),
         model=model,
     )
 
@@ -418,7 +421,7 @@ def resubmit(job: Job) -> Job:
         image_format=job.input_format,
         input_size=(job.input_width, job.input_height),
         output_size=(job.output_width, job.output_height),
-        cost=pricing.price(job.mode, job.output_width, job.output_height),
+        cost=pricing.price(job.mode, job.output_width, job.output_height, job.model),
         model=job.model,
     )
 

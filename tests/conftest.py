@@ -365,3 +365,19 @@ def fresh_rate_limits(broker):
         client.delete(key)
     yield
     client.close()
+
+
+@pytest.fixture(scope="session")
+def face_model_file(tmp_path_factory) -> Path:
+    """A GFPGAN-architecture face model with random weights (tests/face_models.py), once a session."""
+    from tests.face_models import FACE_MODEL, write_random_gfpgan
+
+    return write_random_gfpgan(tmp_path_factory.mktemp("face-model") / f"{FACE_MODEL}.safetensors")
+
+
+@pytest.fixture(scope="session")
+def face_model_dir(tmp_path_factory, face_model_file) -> Path:
+    """A model directory with the shared weights and the random GFPGAN face model."""
+    from tests.face_models import model_dir_with_faces
+
+    return model_dir_with_faces(tmp_path_factory.mktemp("models-with-faces"), face_model_file)

@@ -32,3 +32,13 @@ def test_it_rounds_output_size_half_up():
 @override_settings(PRICE_PER_OUTPUT_MEGAPIXEL={"smart": 2.0, "dynamic": 1.0, "precise": 0.25})
 def test_it_reads_prices_from_settings():
     assert price("smart", 2048, 2048) == 8
+
+
+def test_the_faithful_network_is_priced_by_its_cost_to_run():
+    # DAT-light (Ximilar's classic model, or named as `model`) costs twice RealESRGAN_x4plus's
+    # price per output megapixel: measured 1.7x the CPU time at 2x, 2.5x at 4x.
+    assert price("precise", 5000, 4000) == 5  # 20 MP / 4
+    assert price("precise", 5000, 4000, "RealESRGAN_x4plus") == 5
+    assert price("precise", 5000, 4000, "DAT_light_x4") == price("precise", 5000, 4000, "DAT_light_x2") == 10
+    assert price("precise", 5000, 4000, "my_custom_model") == 5  # unmeasured networks: the mode's price
+    assert price("restore", 100, 100, "DAT_light_x4") == 8  # flat prices stay flat

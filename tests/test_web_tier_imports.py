@@ -1,4 +1,5 @@
-"""The web tier never imports torch: the API, web app, admin and task modules load without it."""
+"""The web tier never imports torch (nor onnxruntime, OpenCV or the face detector, which only
+face enhancement on the workers uses): the API, web app, admin and task modules load without them."""
 
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ import jobs.operators.admin, jobs.model_catalog, jobs.model_scan, jobs.managemen
 resolve('/api/v1/precise-upscale')
 resolve('/api/v1/models')
 resolve('/playground')
-heavy = sorted(m for m in ('torch', 'torchvision', 'spandrel') if m in sys.modules)
+heavy = sorted(
+    m for m in ('torch', 'torchvision', 'spandrel', 'onnxruntime', 'cv2', 'retinaface') if m in sys.modules
+)
 print(','.join(heavy) or 'clean')
 """
 

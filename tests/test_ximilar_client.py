@@ -66,7 +66,9 @@ def test_each_scale_from_url_base64_and_file_through_the_client(
             "SUCCESS",
             scale,
         )
-        assert job.webhook_url == "" and job.engine == "precise/classic-lanczos"
+        # Ximilar's classic model is the faithful network: DAT-light at 2x, at 4x (and twice for 8x).
+        network = "DAT_light_x2" if scale == 2 else "DAT_light_x4"
+        assert job.webhook_url == "" and job.engine == f"precise/{network}" and job.model == network
         assert job.finished_at + timedelta(hours=24) == job.expires_at  # Ximilar's 24 hours
     account.refresh_from_db()
     assert account.balance == 100 - 3 == account.ledger_sum()
@@ -128,7 +130,7 @@ def test_every_mode_and_model_is_a_different_operation(celery_worker, live_serve
             image, _ = download_image(record["_upscaled_image_url"])
             outputs[model_type, mode] = np.asarray(image.convert("RGB")).astype(float)
             job = Job.objects.get(pk=record["_id"])
-            network = "RealESRGAN_x4plus" if model_type else "classic-lanczos"
+            network = "RealESRGAN_x4plus" if model_type else "DAT_light_x2"
             assert job.engine == f"precise/{network}"
             finish = {"artifact_removal": "clean", "ironed_out": "smooth", "high_fidelity": "none"}[mode]
             assert (job.params["finish"], job.params["classic"], job.params["matchColors"]) == (
@@ -153,13 +155,14 @@ def test_every_mode_and_model_is_a_different_operation(celery_worker, live_serve
 
 
 def test_the_price_is_by_output_size_whatever_the_endpoint(celery_worker, live_server, account, settings):
-    settings.PRICE_PER_OUTPUT_MEGAPIXEL = {**settings.PRICE_PER_OUTPUT_MEGAPIXEL, "precise": 2000}
+    # The classic model (DAT-light) costs twice the per-megapixel price: 2 x 1000 a megapixel.
+    settings.PRICE_PER_OUTPUT_MEGAPIXEL = {**settings.PRICE_PER_OUTPUT_MEGAPIXEL, "precise": 1000}
     client = ximilar.client(live_server.url, account.raw_key)
     costs = {}
     for side, scale in ((40, 2), (20, 4), (40, 4)):
         record = done(client.upscale([{"_base64": ximilar.data_uri(images.png(side, side))}], scale, model_type=None))
         costs[side, scale] = Job.objects.get(pk=record["_id"]).credit_cost
-    # 40 px at 2x and 20 px at 4x are both 80x80: 0.0064 MP at 2000 credits per MP.
+    # 40 px at 2x and 20 px at 4x are both 80x80: 0.0064 MP at 2 x 1000 credits per MP.
     assert costs[40, 2] == costs[20, 4] == 13
     assert costs[40, 4] == 51
     account.refresh_from_db()

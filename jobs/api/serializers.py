@@ -243,6 +243,19 @@ class AnswerSerializer(serializers.Serializer):
         return data
 
 
+class FacesSerializer(serializers.Serializer):
+    """What shouldEnhanceFaces did (jobs.models.Job.faces, inference.faces.FaceReport)."""
+
+    enhanced = serializers.BooleanField(help_text="At least one face was restored and pasted back")
+    detected = serializers.IntegerField(help_text="Faces the detector (RetinaFace) found in the output")
+    restored = serializers.IntegerField(help_text="Faces restored by the face model and pasted back")
+    model = serializers.CharField(allow_null=True, help_text="The face restoration model, e.g. GFPGANv1.4")
+    reason = serializers.CharField(
+        allow_null=True,
+        help_text="Why no face was enhanced (no face model installed, no face found); null when enhanced",
+    )
+
+
 class StatusSerializer(serializers.Serializer):
     """The status payload: GET /status/<id>, the jobs list and the webhook body. Which of the
     optional fields appear depends on the status (Upsampler's shapes, plus our extensions)."""
@@ -272,6 +285,11 @@ class StatusSerializer(serializers.Serializer):
         source="model_name",
         allow_null=True,
         help_text="The network the job runs: the model it named, else its mode's default (GET /api/v1/models)",
+    )
+    faces = FacesSerializer(
+        allow_null=True,
+        required=False,
+        help_text="Only for jobs sent with shouldEnhanceFaces: what it did, once the job has succeeded (null before)",
     )
 
     # Extensions while the job waits or runs (jobs/scheduler.py): where it stands in the
@@ -304,6 +322,8 @@ class StatusSerializer(serializers.Serializer):
                 data.pop(name, None)
         if job.batch_id is None:
             data.pop("batchId", None)
+        if not job.params.get("shouldEnhanceFaces"):
+            data.pop("faces", None)
         for name in ("stage", "startedAt", "finishedAt"):
             if data.get(name) in (None, ""):
                 data.pop(name, None)
@@ -392,7 +412,11 @@ class NetworkModelSerializer(serializers.Serializer):
     name = serializers.CharField(help_text="What `model` takes: the stem of the model's file")
     architecture = serializers.CharField(allow_null=True, help_text="spandrel's architecture id, e.g. ESRGAN, SPAN")
     architectureName = serializers.CharField(source="architecture_name", allow_null=True)
-    purpose = serializers.CharField(allow_null=True, help_text="spandrel's: SR (super-resolution) or Restoration")
+    purpose = serializers.CharField(
+        allow_null=True,
+        help_text="spandrel's: SR (super-resolution), Restoration, or FaceSR (a face restoration model: "
+        "shouldEnhanceFaces runs it on the detected faces; `model` cannot name it)",
+    )
     scale = serializers.IntegerField(
         allow_null=True,
         help_text="The network's native scale (1 for restoration networks). Every upscaleFactor in the mode's "
@@ -403,6 +427,9 @@ class NetworkModelSerializer(serializers.Serializer):
     available = serializers.BooleanField(help_text="In the model directory at the last scan, and runnable")
     error = serializers.CharField(allow_null=True, help_text="Why it cannot be used; null when it can")
     modes = serializers.ListField(child=serializers.CharField(), help_text="The modes that accept it as `model`")
+    enhancesFaces = serializers.BooleanField(
+        source="face_model", help_text="A face restoration model, run by shouldEnhanceFaces (the first available one)"
+    )
     defaultFor = serializers.DictField(
         source="default_for",
         child=serializers.ListField(child=serializers.CharField()),

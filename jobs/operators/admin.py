@@ -159,7 +159,7 @@ class JobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                 )
             },
         ),
-        ("Run", {"fields": ("model", "engine", "worker", "attempts", "seed", "params")}),
+        ("Run", {"fields": ("model", "engine", "faces_summary", "worker", "attempts", "seed", "params")}),
         ("Billing and webhook", {"fields": ("credit_cost", "webhook_url", "base_url")}),
     )
 
@@ -170,6 +170,7 @@ class JobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in Job._meta.fields] + [
+            "faces_summary",
             "thumbnails",
             "queue_time",
             "processing_time",
@@ -204,6 +205,10 @@ class JobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return format_html(
             '<a href="{}">{}</a>', reverse("admin:jobs_batch_change", args=[job.batch_id]), str(job.batch_id)[:8]
         )
+
+    @admin.display(description="faces (shouldEnhanceFaces)")
+    def faces_summary(self, job: Job) -> str:
+        return job.faces_summary or "-"
 
     @admin.display(description="in queue")
     def queue_time(self, job: Job) -> str:

@@ -101,7 +101,7 @@ def modes() -> list[Mode]:
     """Every mode this deployment can show: smart only when its model is installed; the
     others always, with the reason when their model is missing."""
     out = []
-    available = [entry for entry in model_catalog.listing() if entry.available]
+    available = [entry for entry in model_catalog.listing() if entry.available and not entry.face_model]
     for mode in INPUT_SERIALIZERS:
         reason = capabilities.unavailable_reason(mode)
         if mode == "smart" and reason:

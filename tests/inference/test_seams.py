@@ -62,3 +62,24 @@ def test_it_tiles_dynamic_seamlessly_too(shared_models):
     whole = upscale(image, UpscaleParams(**params, tile=144), model_dir=shared_models)
     difference = np.abs(np.asarray(tiled.image).astype(float) - np.asarray(whole.image))
     assert difference.mean() < 0.5, difference.mean()
+
+
+@pytest.mark.slow
+def test_it_tiles_the_faithful_dat_network_within_half_a_level_of_the_one_piece_run(shared_models):
+    # DAT's channel attention sees the whole tile, so no context makes a tile exact: its
+    # recorded context (inference.tile_context) keeps the whole output within the bound,
+    # down to the small tiles of the out-of-memory back-off (32 px, 2 x 2 tiles here).
+    side, tile = 128, 32
+    image = photo(side, side, seed=2)
+    plan = plan_axis(side, tile, tile_context("DAT"), FEATHER)
+    assert plan.count == 2  # really tiled, both ways
+    result = upscale(
+        encode(image), UpscaleParams(mode="precise", scale=4, model="DAT_light_x4", tile=tile), model_dir=shared_models
+    )
+    assert result.engine == "precise/DAT_light_x4"
+    network = load_model("DAT_light_x4", shared_models).descriptor
+    with torch.inference_mode():
+        whole = network(torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255)[0].permute(1, 2, 0)
+    whole = (whole * 255).round().clamp(0, 255).numpy()
+    difference = np.abs(np.asarray(result.image).astype(float) - whole)
+    assert difference.mean() < 0.5, difference.mean()

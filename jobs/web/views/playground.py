@@ -145,7 +145,7 @@ def quote(request):
     except DomainError as exc:
         account.refresh_from_db(fields=["balance"])
         return JsonResponse({"error": in_words(exc.message), "balance": account.balance}, status=400)
-    credits = pricing.price(mode, out_w, out_h)
+    credits = pricing.price(mode, out_w, out_h, request.POST.get("model", ""))
     account.refresh_from_db(fields=["balance"])
     return JsonResponse(
         {

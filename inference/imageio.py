@@ -44,11 +44,19 @@ __all__ = [
     "encode_png",
     "encode_webp",
     "probe_image",
+    "DEFAULT_QUALITY",
+    "EXTENSIONS",
 ]
 
 log = logging.getLogger(__name__)
 
+# The quality JPEG and WebP outputs are encoded at unless a job asks for another (every
+# surface's default, and the compressed JPEG's).
+DEFAULT_QUALITY = 85
+
 ACCEPTED_FORMATS = ["JPEG", "PNG", "WEBP"]
+# The file extension of each accepted format (stored inputs, the curl of a job's upload).
+EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
 DEFAULT_MAX_PIXELS = 50_000_000
 # Where a PIL image carries its 16-bit samples (H x W x C uint16) when Pillow's own mode
 # cannot hold them; encode_png writes them, everything else sees the 8-bit image.
@@ -546,7 +554,7 @@ def encode_png(image: Image.Image, icc_profile: bytes | None = None) -> bytes:
     return buffer.getvalue()
 
 
-def encode_jpeg(image: Image.Image, icc_profile: bytes | None = None, quality: int = 85) -> bytes:
+def encode_jpeg(image: Image.Image, icc_profile: bytes | None = None, quality: int = DEFAULT_QUALITY) -> bytes:
     """The image as a baseline JPEG: alpha flattened onto white, 16-bit reduced to 8-bit."""
     profile = icc_profile or image.info.get("icc_profile") or None
     flat = _flatten_for_jpeg(image)
@@ -596,7 +604,7 @@ def _flatten_for_jpeg(image: Image.Image) -> Image.Image:
     return Image.fromarray(np.ascontiguousarray(array), mode="RGB")
 
 
-def encode_webp(image: Image.Image, icc_profile: bytes | None = None, quality: int = 85) -> bytes:
+def encode_webp(image: Image.Image, icc_profile: bytes | None = None, quality: int = DEFAULT_QUALITY) -> bytes:
     """The image as a lossy WebP at ``quality``: alpha kept, grey stored as RGB (WebP has no
     grey mode), 16-bit reduced to 8-bit."""
     profile = icc_profile or image.info.get("icc_profile") or None
@@ -622,7 +630,7 @@ MAX_SIDE = {"webp": 16383, "jpg": 65535, "png": 2**31 - 1}
 COMPRESSED_FORMAT = "jpg"
 
 
-def encode(image: Image.Image, fmt: str, icc_profile: bytes | None = None, quality: int = 85) -> bytes:
+def encode(image: Image.Image, fmt: str, icc_profile: bytes | None = None, quality: int = DEFAULT_QUALITY) -> bytes:
     """The image in ``fmt`` ("png", "jpg" or "webp"); ``quality`` is used by jpg and webp."""
     if fmt == "png":
         return encode_png(image, icc_profile)

@@ -13,6 +13,12 @@ FACTOR_RANGES: dict[str, tuple[float, float]] = {
 }
 
 
+def effective_factor(mode: str, factor: float) -> float:
+    """The factor a job of ``mode`` runs at: restore always keeps the input size (1),
+    whatever factor was sent; the other modes, the factor asked for."""
+    return 1.0 if mode == "restore" else float(factor)
+
+
 def scaled_length(length: int, factor: float) -> int:
     """``round(length * factor)`` with halves rounded up (never below 1 pixel).
 

@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import threading
 import time
 from collections.abc import Iterable, Iterator
 
 from django.conf import settings
 
-from jobs import connections
+from jobs import connections, counters
 from jobs.models import Job
 
 log = logging.getLogger(__name__)
@@ -34,8 +33,7 @@ _POLL_MAX_SECONDS = 2.0
 # (Redis restarted, a worker killed between commit and publish) costs seconds, not the wait.
 _RECHECK_SECONDS = 5.0
 
-_slots_lock = threading.Lock()
-_slots_in_use = 0
+_waits = counters.ProcessSlots()
 
 
 def channel(job_id) -> str:
@@ -66,21 +64,12 @@ def announce(job_id) -> None:
 def hold() -> Iterator[bool]:
     """A wait slot of this process: yields True when one was free (and releases it after),
     False when SYNC_WAIT_MAX_CONCURRENT waits are running already."""
-    global _slots_in_use
-    with _slots_lock:
-        granted = _slots_in_use < settings.SYNC_WAIT_MAX_CONCURRENT
-        if granted:
-            _slots_in_use += 1
-    try:
+    with _waits.held(settings.SYNC_WAIT_MAX_CONCURRENT) as granted:
         yield granted
-    finally:
-        if granted:
-            with _slots_lock:
-                _slots_in_use -= 1
 
 
 def waits_in_progress() -> int:
-    return _slots_in_use
+    return _waits.count
 
 
 def _unfinished(job_ids: set[str], *, release_connection: bool = False) -> set[str]:

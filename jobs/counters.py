@@ -15,6 +15,8 @@ from __future__ import annotations
 import secrets
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import redis
@@ -23,6 +25,37 @@ from django.db import DatabaseError, connection
 from django.db.models import F
 
 from jobs.models import Counter
+
+
+class ProcessSlots:
+    """Slots of this process only (its threads), taken without blocking: the waits a web
+    process holds (jobs/completion.py), the image downloads it runs (jobs/submission.py)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.count = 0
+
+    def enter(self, cap: int) -> bool:
+        """Take one if fewer than `cap` are taken; False (nothing taken) otherwise."""
+        with self._lock:
+            if self.count >= cap:
+                return False
+            self.count += 1
+            return True
+
+    def leave(self) -> None:
+        with self._lock:
+            self.count -= 1
+
+    @contextmanager
+    def held(self, cap: int) -> Iterator[bool]:
+        """Yields whether a slot was taken, and gives it back after."""
+        granted = self.enter(cap)
+        try:
+            yield granted
+        finally:
+            if granted:
+                self.leave()
 
 
 class Unavailable(Exception):

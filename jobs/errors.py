@@ -92,3 +92,24 @@ class JobNotFound(DomainError):
 
 class JobStateConflict(DomainError):
     """The job is not in a state that allows this (cancel a running job, redeliver early)."""
+
+
+def flatten_errors(detail, path: str = "") -> list[str]:
+    """Nested field errors (a validator's dict of lists, as DRF's and Django's forms give
+    them) -> readable lines that name the field, for every face that words them."""
+    if isinstance(detail, dict):
+        lines: list[str] = []
+        for key, value in detail.items():
+            name = key if key != "non_field_errors" else ""
+            lines += flatten_errors(value, f"{path}.{name}" if path and name else (name or path))
+        return lines
+    if isinstance(detail, list):
+        lines = []
+        for item in detail:
+            lines += flatten_errors(item, path)
+        return lines
+    message = str(detail)
+    field = path.rsplit(".", 1)[-1]
+    if not path or message.startswith(field):
+        return [message]
+    return [f"{path}: {message}"]

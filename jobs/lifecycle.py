@@ -4,7 +4,6 @@ cannot both win: the one whose UPDATE matched a row owns the transition."""
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
@@ -13,6 +12,7 @@ from django.utils import timezone
 
 from billing import ledger
 from jobs import completion
+from jobs.errors import JobStateConflict
 from jobs.models import REFUND_NOTE, Job
 
 log = logging.getLogger(__name__)
@@ -116,7 +116,7 @@ def succeed(job: Job, *, image_name: str, compressed_name: str, engine: str, fac
     from jobs import storage
 
     now = timezone.now()
-    expires_at = now + timedelta(seconds=job.output_ttl_seconds)
+    expires_at = job.output_expiry(now)
     with transaction.atomic():
         done = Job.objects.filter(pk=job.pk, status=Job.Status.IN_PROGRESS).update(
             status=Job.Status.SUCCESS,
@@ -144,7 +144,7 @@ def fail(job: Job, reason: str, *, from_statuses=Job.UNFINISHED, failure: str = 
             finished_at=now,
             failure=failure,
             error=f"{reason.rstrip('.')}. {REFUND_NOTE}",
-            expires_at=now + timedelta(seconds=job.output_ttl_seconds),  # when the input is deleted
+            expires_at=job.output_expiry(now),  # when the input is deleted
         )
         if done:
             ledger.refund_job(job, reason=reason)
@@ -160,7 +160,7 @@ def cancel(job: Job) -> bool:
             status=Job.Status.CANCELED,
             finished_at=now,
             error=f"The job was canceled. {REFUND_NOTE}",
-            expires_at=now + timedelta(seconds=job.output_ttl_seconds),  # when the input is deleted
+            expires_at=job.output_expiry(now),  # when the input is deleted
         )
         if done:
             ledger.refund_job(job, reason="canceled")
@@ -175,6 +175,16 @@ def _ended(job: Job) -> None:
     transaction.on_commit(lambda: completion.announce(job.id))
     if job.webhook_url:
         transaction.on_commit(lambda: _send_webhook_task(job))
+
+
+def redeliver(job: Job) -> None:
+    """Queue the job's final payload to its webhook once more (recorded like any attempt).
+    JobStateConflict when it cannot be (Job.redeliver_refusal); the broker's error, if it
+    is down, propagates: nothing was queued."""
+    refusal = job.redeliver_refusal
+    if refusal:
+        raise JobStateConflict(refusal)
+    _task("deliver_webhook").apply_async(args=[str(job.id)], kwargs={"manual": True})
 
 
 def _send_webhook_task(job: Job) -> None:

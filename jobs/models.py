@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
+from inference.imageio import DEFAULT_QUALITY
 from inference.registry import MODES
+from jobs import public_url
 
 REFUND_NOTE = "Your credits have been refunded."
 
 
 def default_output_ttl() -> int:
+    """How long a job's output URLs work after it ends, unless its surface promises another
+    lifetime (Submission.output_ttl_seconds)."""
     return settings.OUTPUT_TTL_SECONDS
 
 
@@ -21,6 +27,22 @@ class OutputFormat(models.TextChoices):
     PNG = "png"
     JPG = "jpg"
     WEBP = "webp"
+
+
+# Other spellings of an output format that clients send (APIXO, Maskr and the Upsampler
+# API accept "jpeg"); a job stores the format itself.
+FORMAT_ALIASES = {"jpeg": OutputFormat.JPG}
+# Every name an output format may be asked for by, each format followed by its aliases.
+FORMAT_NAMES = tuple(
+    name
+    for value in OutputFormat.values
+    for name in (value, *(alias for alias, of in FORMAT_ALIASES.items() if of == value))
+)
+
+
+def output_format(name: str) -> str:
+    """The job's output format a client's name for it means ("jpeg" -> "jpg")."""
+    return str(FORMAT_ALIASES.get(name, name))
 
 
 class Job(models.Model):
@@ -77,7 +99,7 @@ class Job(models.Model):
     base_url = models.CharField(max_length=300, blank=True, default="")
     # What imageUrl is: png, jpg or webp, and the quality jpg and webp are encoded at.
     output_format = models.CharField(max_length=8, choices=OutputFormat.choices, default=OutputFormat.PNG)
-    output_quality = models.PositiveSmallIntegerField(default=85)
+    output_quality = models.PositiveSmallIntegerField(default=DEFAULT_QUALITY)
     # How long the output URLs work after the job ends (then the files are deleted); each
     # surface promises its own (Ximilar 24 hours, the others 3).
     output_ttl_seconds = models.PositiveIntegerField(default=default_output_ttl)
@@ -190,7 +212,32 @@ class Job(models.Model):
     def public_base_url(self) -> str:
         """Where URLs handed out later (webhooks, redelivery) point: PUBLIC_BASE_URL when set,
         else the base URL the job was submitted through."""
-        return settings.PUBLIC_BASE_URL or self.base_url
+        return public_url.or_else(self.base_url)
+
+    def output_expiry(self, ended_at: datetime) -> datetime:
+        """When a job that ends at `ended_at` loses its files: its output URLs stop working
+        and the maintenance sweep deletes them (and the input)."""
+        return ended_at + timedelta(seconds=self.output_ttl_seconds)
+
+    @property
+    def outputs_live(self) -> bool:
+        """The result files exist and their URLs still work."""
+        return (
+            self.status == Job.Status.SUCCESS
+            and not self.files_deleted_at
+            and self.expires_at is not None
+            and self.expires_at > timezone.now()
+        )
+
+    @property
+    def redeliver_refusal(self) -> str | None:
+        """Why its webhook cannot be sent once more now; None when it can (it has one, and
+        the job has ended). The API, the web app and the admin all ask this."""
+        if not self.webhook_url:
+            return "This job has no webhook."
+        if not self.is_finished:
+            return f"The job is {self.status}; its webhook is sent when it ends."
+        return None
 
 
 class Batch(models.Model):

@@ -12,6 +12,8 @@ import time
 from django.conf import settings
 from django.utils import timezone
 
+from inference.imageio import DEFAULT_QUALITY
+from inference.sizing import effective_factor
 from jobs import lifecycle, storage
 from jobs.models import Job
 
@@ -65,7 +67,7 @@ def engine_params(job: Job):
     p = job.params
     return UpscaleParams(
         mode=job.mode,
-        scale=float(p.get("upscaleFactor", 1.0)) if job.mode != "restore" else 1.0,
+        scale=effective_factor(job.mode, p.get("upscaleFactor", 1.0)),
         image_type=p.get("inputImageType", "universal"),
         creativity=int(p.get("globalCreativity", 5)),
         detail=int(p.get("detail", 5)),
@@ -86,7 +88,7 @@ def engine_params(job: Job):
     )
 
 
-COMPRESSED_QUALITY = 85
+COMPRESSED_QUALITY = DEFAULT_QUALITY
 
 
 def encode_outputs(job: Job, image, icc_profile) -> list[tuple[str, bytes]]:

@@ -19,9 +19,14 @@ def of_request(request) -> str:
     return request.build_absolute_uri("/").rstrip("/")
 
 
+def or_else(fallback: str) -> str:
+    """PUBLIC_BASE_URL when set, else `fallback` (the base a job was submitted through)."""
+    return settings.PUBLIC_BASE_URL or fallback
+
+
 def for_request(request) -> str:
     """The base of the links in an answer to `request`."""
-    return settings.PUBLIC_BASE_URL or of_request(request)
+    return or_else(of_request(request))
 
 
 def out_of_band() -> str:

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.core import signing
 
-from jobs import counters
+from jobs import counters, ratelimit
 from jobs.errors import RateLimited
 
 log = logging.getLogger(__name__)
@@ -54,8 +54,7 @@ def _digest(value: str) -> str:
 
 
 def _counter(scope: str, ident: str, seconds: int, now: float) -> tuple[str, int]:
-    start = int(now // seconds) * seconds
-    return f"rl:{scope}:{_digest(ident)}:{seconds}:{start}", max(int(start + seconds - now), 1)
+    return ratelimit.fixed_window(scope, _digest(ident), seconds, now)
 
 
 def _minutes(seconds: int) -> str:

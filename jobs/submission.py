@@ -8,7 +8,6 @@ import binascii
 import logging
 import math
 import random
-import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,7 +20,16 @@ from django.db import transaction
 
 from billing import ledger, pricing
 from billing.models import Account
-from inference.imageio import COMPRESSED_FORMAT, MAX_SIDE, ImageError, ImageInfo, probe_image
+from inference.imageio import (
+    COMPRESSED_FORMAT,
+    DEFAULT_QUALITY,
+    EXTENSIONS,
+    MAX_SIDE,
+    ImageError,
+    ImageInfo,
+    probe_image,
+)
+from inference.sizing import effective_factor
 from jobs import capabilities, connections, counters, idempotency, lifecycle, model_catalog, safe_http, storage
 from jobs.errors import (
     ImageFetchFailed,
@@ -35,11 +43,9 @@ from jobs.errors import (
     QueueFull,
     TooManyFetches,
 )
-from jobs.models import Job, OutputFormat
+from jobs.models import Job, OutputFormat, default_output_ttl
 
 log = logging.getLogger(__name__)
-
-EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
 
 
 @dataclass(frozen=True)
@@ -52,7 +58,7 @@ class Submission:
     surface: str = Job.Surface.UPSAMPLER
     base_url: str = ""  # scheme://host the request came to, for URLs sent later
     output_format: str = OutputFormat.PNG  # imageUrl's format
-    output_quality: int = 85  # jpg and webp
+    output_quality: int = DEFAULT_QUALITY  # jpg and webp
     output_ttl_seconds: int | None = None  # None: OUTPUT_TTL_SECONDS
     batch_id: uuid.UUID | None = None  # the Batch the job belongs to (Maskr's /batch)
     webhook_headers: dict = field(default_factory=dict)  # extra headers sent with the webhook (Ximilar's)
@@ -127,26 +133,8 @@ def read_image(fields: dict, upload=None, *, account: Account) -> bytes:
     return decode_base64(fields["imageBase64"], max_bytes)
 
 
-class _InFlight:
-    """How many downloads this process is running (web threads waiting on client URLs)."""
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self.count = 0
-
-    def enter(self, cap: int) -> bool:
-        with self._lock:
-            if self.count >= cap:
-                return False
-            self.count += 1
-            return True
-
-    def leave(self) -> None:
-        with self._lock:
-            self.count -= 1
-
-
-process_fetches = _InFlight()
+# How many downloads this process is running (web threads waiting on client URLs).
+process_fetches = counters.ProcessSlots()
 
 
 @contextmanager
@@ -299,7 +287,7 @@ def submit(account: Account, submission: Submission, image: bytes) -> Job:
         if not submission.defer_image_errors:
             raise
         return create_failed_job(account, submission, exc)
-    factor = 1.0 if mode == "restore" else float(fields.get("upscaleFactor", 1.0))
+    factor = effective_factor(mode, fields.get("upscaleFactor", 1.0))
     out_w, out_h = check_output_size(info, factor, submission.output_format, long_side=fields.get("targetLongSide"))
 
     # A job that names a model runs that one (checked against the recorded scans), at the
@@ -375,7 +363,7 @@ def create_charged_job(
                 base_url=submission.base_url[:300],
                 output_format=submission.output_format,
                 output_quality=submission.output_quality,
-                output_ttl_seconds=submission.output_ttl_seconds or settings.OUTPUT_TTL_SECONDS,
+                output_ttl_seconds=submission.output_ttl_seconds or default_output_ttl(),
                 batch_id=submission.batch_id,
                 held=submission.held,
                 credit_cost=cost,

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-import time
 
 import requests
+
+from tests.flows import wait_until
 
 GENERATE = "/api/v1/generateTask/image-upscaler"
 STATUS = "/api/v1/statusTask/image-upscaler"
@@ -40,15 +41,14 @@ def task_id(r: requests.Response) -> str:
 def wait(base: str, key: str, task: str, timeout: float = 240) -> dict:
     """Poll as APIXO's document recommends (faster: these tasks are small) until the task
     ends; returns the final status answer."""
-    deadline = time.time() + timeout
-    while True:
+
+    def ended():
         r = status(base, key, task)
         assert r.status_code == 200, r.text
         answer = r.json()
-        if answer["data"]["state"] in FINAL_STATES:
-            return answer
-        assert time.time() < deadline, f"task {task} still {answer['data']['state']} after {timeout}s"
-        time.sleep(0.3)
+        return answer if answer["data"]["state"] in FINAL_STATES else None
+
+    return wait_until(ended, timeout, f"task {task} to end", interval=0.3)
 
 
 def result_urls(data: dict) -> list[str]:

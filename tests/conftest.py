@@ -2,17 +2,20 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
 import redis
 import requests
 
+from tests.flows import wait_until
 from tests.ports import free_port
 from tests.servers import FileServer, WebhookReceiver
 
@@ -174,16 +177,16 @@ class WorkerProcess:
             "--hostname",
             f"test-{os.getpid()}-{time.time_ns()}@%h",
         )
-        deadline = time.time() + timeout
-        while time.time() < deadline:
+
+        def ready() -> bool:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"worker exited: {self.log_path.read_text()[-3000:]}")
-            if self.log_path.read_bytes().count(b" ready.") > ready_before:
-                if self.beat and self.beat_proc is None:
-                    self._start_beat()
-                return self
-            time.sleep(0.2)
-        raise RuntimeError(f"worker not ready in {timeout}s: {self.log_path.read_text()[-3000:]}")
+            return self.log_path.read_bytes().count(b" ready.") > ready_before
+
+        wait_until(ready, timeout, "the worker to be ready", interval=0.2, context=lambda: self.log()[-3000:])
+        if self.beat and self.beat_proc is None:
+            self._start_beat()
+        return self
 
     def kill(self, sig=signal.SIGKILL) -> None:
         """Kill the worker's whole process group (main process and pool children), and beat's."""
@@ -207,6 +210,16 @@ class WorkerProcess:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def settled(self, task: str) -> bool:
+        """Every `task` this worker received (due now or scheduled for later) has ended, by
+        its log: the event a test waits for before it says "no other attempt comes"."""
+        log = self.log()
+        received = Counter(re.findall(rf"Task {re.escape(task)}\[([^\]]+)\] received", log))
+        ended = Counter(
+            re.findall(rf"Task {re.escape(task)}\[([^\]]+)\] (?:succeeded|raised|retry|ignored|rejected)", log)
+        )
+        return bool(received) and all(ended[task_id] >= n for task_id, n in received.items())
+
 
 def gunicorn_command(port: int, *extra: str) -> list[str]:
     """The web server as every deployment starts it (upscaler_platform/gunicorn_conf.py), on
@@ -220,6 +233,14 @@ def gunicorn_command(port: int, *extra: str) -> list[str]:
         f"--bind=127.0.0.1:{port}",
         *extra,
     ]
+
+
+def answers(url: str, timeout: float = 20) -> bool:
+    """The URL answers 200 (a server that is up)."""
+    try:
+        return requests.get(url, timeout=timeout).status_code == 200
+    except requests.RequestException:
+        return False
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
@@ -294,15 +315,13 @@ def gunicorn_server(broker, tmp_path):
         )
         started.append(proc)
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if requests.get(base + "/healthz", timeout=5).status_code == 200:
-                    return base
-            except requests.RequestException:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, log_path.read_text()[-3000:]
-            time.sleep(0.2)
+
+        def up() -> bool:
+            assert proc.poll() is None, log_path.read_text()[-3000:]
+            return answers(base + "/healthz")
+
+        wait_until(up, 60, "the web server", interval=0.2, context=lambda: log_path.read_text()[-3000:])
+        return base
 
     yield start
     for proc in started:

@@ -31,16 +31,18 @@ class Client:
         """Poll until the job ends; returns the final payload and the progress values seen."""
         seen: list[int] = []
         self.polls: list[tuple[float, str, int]] = []  # (seconds, status, progress), for failure messages
-        started = time.time()
-        deadline = started + timeout
-        while time.time() < deadline:
+        started = time.monotonic()
+
+        def ended():
             body = self.status(job_id)
-            self.polls.append((round(time.time() - started, 1), body["status"], body.get("progress", 100)))
+            self.polls.append((round(time.monotonic() - started, 1), body["status"], body.get("progress", 100)))
             if body["status"] in ("SUCCESS", "FAILED", "CANCELED"):
-                return body, seen
+                return body
             seen.append(body.get("progress", 0))
-            time.sleep(0.3)
-        raise AssertionError(f"job {job_id} still {body['status']} after {timeout}s")
+            return None
+
+        body = wait_until(ended, timeout, f"job {job_id} to end", interval=0.3, context=lambda: str(self.polls[-5:]))
+        return body, seen
 
 
 def download_image(url: str) -> tuple[Image.Image, bytes]:
@@ -51,15 +53,21 @@ def download_image(url: str) -> tuple[Image.Image, bytes]:
     return image, r.content
 
 
-def wait_until(predicate, timeout: float, what: str, interval: float = 0.1):
-    """The predicate's first truthy value, polled until `timeout` seconds have passed."""
-    deadline = time.time() + timeout
-    while time.time() < deadline:
+def wait_until(predicate, timeout: float, what: str, interval: float = 0.1, context=None):
+    """The one polling helper of the tests: the predicate's first truthy value, polled every
+    `interval` seconds until `timeout` seconds have passed (an AssertionError then, naming
+    `what`, with `context()`'s text, e.g. a log's tail). A test waits for the event it needs
+    with it, never for "long enough"; the timeout only bounds a failure."""
+    deadline = time.monotonic() + timeout
+    while True:
         value = predicate()
         if value:
             return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(
+                f"timed out after {timeout}s waiting for {what}" + (f"\n{context()}" if context else "")
+            )
         time.sleep(interval)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def sign_in_form(session: requests.Session, base_url: str, path: str = "/") -> str:

@@ -13,6 +13,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from tests.flows import wait_until
+
 
 def make_certificate(directory: Path, hostname: str) -> tuple[Path, Path]:
     """A self-signed certificate for `hostname` (its own CA): (cert.pem, key.pem)."""
@@ -151,13 +153,13 @@ class WebhookReceiver(_Server):
         super().__init__(_WebhookHandler, port, tls=tls)
 
     def wait_for(self, count: int, timeout: float = 30) -> list[dict]:
-        deadline = time.time() + timeout
-        while time.time() < deadline:
+        def arrived() -> list[dict] | None:
             with self.lock:
-                if len(self.requests) >= count:
-                    return list(self.requests)
-            time.sleep(0.05)
-        raise AssertionError(f"expected {count} webhook calls, got {len(self.requests)}")
+                return list(self.requests) if len(self.requests) >= count else None
+
+        return wait_until(
+            arrived, timeout, f"{count} webhook calls", interval=0.05, context=lambda: f"got {len(self.requests)}"
+        )
 
     def payloads(self) -> list[dict]:
         return [json.loads(r["body"]) for r in self.requests]
@@ -210,13 +212,15 @@ class TrickleServer:
 
     def wait_until_idle(self, timeout: float) -> bool:
         """True once every connection is closed (within `timeout` seconds)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+
+        def idle() -> bool:
             with self.lock:
-                if self.open == 0:
-                    return True
-            time.sleep(0.05)
-        return False
+                return self.open == 0
+
+        try:
+            return wait_until(idle, timeout, "every connection to close", interval=0.05)
+        except AssertionError:
+            return False
 
     def _accept(self) -> None:
         while not self.stopping.is_set():

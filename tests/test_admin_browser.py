@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from django.contrib.auth import get_user_model
 
 from billing.models import LedgerEntry
 from jobs.models import Job
+from tests.flows import wait_until
 from tests.test_admin_actions import make_job
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -223,9 +223,7 @@ def test_an_operator_filters_cancels_and_redelivers(
     assert "Queued a webhook redelivery for 1 job." in admin.messages()
     [call] = webhook_receiver.wait_for(1, timeout=60)
     assert str(done.pk) in call["headers"]["webhook-id"]
-    deadline = time.time() + 30
-    while not done.webhook_deliveries.exists() and time.time() < deadline:
-        time.sleep(0.1)
+    wait_until(done.webhook_deliveries.exists, 30, "the delivery to be recorded")
     admin.open(f"/admin/jobs/job/{done.pk}/change/")
     deliveries = admin.wait_for("#webhook_deliveries-group").text
     assert "/hook" in deliveries and "200" in deliveries

@@ -19,6 +19,7 @@ import requests
 from PIL import Image
 
 from jobs.models import Job
+from tests.flows import wait_until
 from tests.servers import TrickleServer
 
 pytestmark = [pytest.mark.slow, pytest.mark.serial, pytest.mark.django_db(transaction=True)]
@@ -162,10 +163,8 @@ def test_a_flood_of_duplicates_is_answered_at_once(gunicorn_server):
             )
         )
         holder.start()
-        deadline = time.monotonic() + 20
-        while slow_image.open == 0:  # the first request is downloading: it holds the key
-            assert time.monotonic() < deadline, "the first request did not start its download"
-            time.sleep(0.05)
+        # The first request is downloading: it holds the key.
+        wait_until(lambda: slow_image.open > 0, 20, "the first request to start its download", interval=0.05)
 
         def duplicate(_):
             started = time.monotonic()

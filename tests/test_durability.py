@@ -190,7 +190,7 @@ def _up(base: str) -> bool:
 
 
 def test_a_webhook_receiver_down_then_failing_then_up_gets_it_once(make_worker, live_server, account):
-    make_worker(WEBHOOK_RETRY_BASE_SECONDS="3")
+    worker = make_worker(WEBHOOK_RETRY_BASE_SECONDS="3")
     port = free_port()  # nothing listens here yet: the first attempt is refused
     client = Client(live_server.url, account.raw_key)
     data = base64.b64encode(images.png(16, 16)).decode()
@@ -199,17 +199,27 @@ def test_a_webhook_receiver_down_then_failing_then_up_gets_it_once(make_worker, 
         {"webhook": f"http://127.0.0.1:{port}/hook", "input": {"imageBase64": data, "upscaleFactor": 2}},
     )
     job_id = r.json()["id"]
-    wait_until(lambda: WebhookDelivery.objects.filter(job_id=job_id).exists(), 120, "the first attempt")
+    # The first attempt's outcome recorded (refused), not just the attempt claimed: an attempt
+    # still connecting when the receiver comes up would find it listening.
+    refused_attempt = WebhookDelivery.objects.filter(job_id=job_id, completed_at__isnull=False, status_code=None)
+    wait_until(refused_attempt.exists, 120, "the first attempt, refused")
     with WebhookReceiver(responses=[500], port=port) as receiver:
         calls = receiver.wait_for(2, timeout=60)
-        time.sleep(8)  # long enough for a wrong extra attempt to show up
-        # How many attempts found nobody listening depends on timing; the receiver, once up,
-        # gets the payload until it answers 2xx, and never again.
+        # Every delivery task the worker got (retries scheduled for later included) has
+        # ended: no further attempt can come. How many attempts found nobody listening
+        # depends on timing; the receiver, once up, gets the payload until it answers 2xx,
+        # and never again.
+        wait_until(
+            lambda: worker.settled("jobs.tasks.deliver_webhook"),
+            120,
+            "the delivery tasks to end",
+            context=lambda: worker.log()[-4000:],
+        )
         assert [c["status"] for c in receiver.requests] == [500, 200]
     attempts = list(WebhookDelivery.objects.filter(job_id=job_id).order_by("attempt"))
     assert [a.attempt for a in attempts] == list(range(1, len(attempts) + 1))
     refused, answered = attempts[:-2], attempts[-2:]
-    assert refused and all(a.status_code is None and "Connection" in a.error for a in refused)
+    assert refused and all(a.status_code is None and "connection" in a.error.lower() for a in refused)
     assert [(a.status_code, a.succeeded) for a in answered] == [(500, False), (200, True)]
     account.refresh_from_db()
     secret = account.webhook_secret
@@ -232,9 +242,16 @@ def test_a_webhook_message_delivered_twice_sends_each_attempt_once(make_worker, 
 
         for _ in range(2):  # one message, delivered twice (as Redis does after a visibility timeout)
             deliver_webhook.apply_async(args=[job_id], task_id=f"webhook-{job_id}")
-        make_worker()  # two pool processes: both copies run at once
+        worker = make_worker()  # two pool processes: both copies run at once
         receiver.wait_for(2, timeout=60)
-        time.sleep(5)  # long enough for a duplicate attempt to show up
+        # Both copies of the message (and the retry) have ended: a duplicate attempt would
+        # have been sent by now.
+        wait_until(
+            lambda: worker.settled("jobs.tasks.deliver_webhook"),
+            120,
+            "the delivery tasks to end",
+            context=lambda: worker.log()[-4000:],
+        )
         assert [c["status"] for c in receiver.requests] == [500, 200]
     attempts = WebhookDelivery.objects.filter(job_id=job_id).order_by("attempt")
     assert [(a.attempt, a.status_code, a.succeeded) for a in attempts] == [(1, 500, False), (2, 200, True)]

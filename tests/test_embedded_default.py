@@ -7,16 +7,16 @@ from __future__ import annotations
 import base64
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-import requests
 
-from tests import images
+from tests import flows, images
+from tests.conftest import answers
 from tests.flows import Client, download_image
 from tests.ports import free_port
 
@@ -57,16 +57,12 @@ def test_make_run_serves_jobs_end_to_end(tmp_path, file_server, webhook_receiver
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.time() + 180
-        while True:
-            try:
-                if requests.get(f"{base}/api/v1/schema", timeout=20).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
+
+        def up() -> bool:
             assert proc.poll() is None, (tmp_path / "run.log").read_text()[-3000:]
-            assert time.time() < deadline, (tmp_path / "run.log").read_text()[-3000:]
-            time.sleep(0.5)
+            return answers(f"{base}/api/v1/schema")
+
+        wait_until(up, 180, "the embedded default to answer", tmp_path / "run.log")
         assert (tmp_path / "var" / "db.sqlite3").exists()
 
         created = subprocess.run(
@@ -143,13 +139,10 @@ def workers(procs: dict, launcher: int, name: str = "") -> list[int]:
 
 
 def wait_until(predicate, timeout: float, what: str, log: Path):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}\n{log.read_text(errors='replace')[-3000:]}")
+    """flows.wait_until, with the launcher's log on failure."""
+    return flows.wait_until(
+        predicate, timeout, what, interval=0.2, context=lambda: log.read_text(errors="replace")[-3000:]
+    )
 
 
 def test_a_killed_worker_leaves_one_beat_and_stopping_leaves_no_process(tmp_path):
@@ -173,6 +166,10 @@ def test_a_killed_worker_leaves_one_beat_and_stopping_leaves_no_process(tmp_path
     def ready_count() -> int:
         return log_path.read_bytes().count(b" ready.")
 
+    def started_count(name: str) -> int:
+        """How many times the launcher started `name` (its lines begin with the name)."""
+        return len(re.findall(rf"^{re.escape(name)} started \(pid ", log_path.read_text(errors="replace"), re.M))
+
     def started():
         return ready_count() >= 2 and beats(session_processes(session))
 
@@ -183,8 +180,9 @@ def test_a_killed_worker_leaves_one_beat_and_stopping_leaves_no_process(tmp_path
         [worker] = workers(session_processes(session), launcher.pid, "inference@")
         assert len(workers(session_processes(session), launcher.pid, "io@")) == 1
         os.kill(worker, signal.SIGKILL)  # the main process only, as an OOM kill or a crash would
-        wait_until(lambda: ready_count() >= 3, 180, "the worker's restart", log_path)
-        time.sleep(3)  # a beat inside the new worker would have started by now
+        # The launcher restarted it, and the new worker reported ready: a beat inside a worker
+        # (--beat) is started before the worker reports ready, so it would be there now.
+        wait_until(lambda: started_count("worker") >= 2 and ready_count() >= 3, 180, "the worker's restart", log_path)
         procs = session_processes(session)
         assert worker not in procs
         assert len(beats(procs)) == 1, procs
@@ -193,16 +191,17 @@ def test_a_killed_worker_leaves_one_beat_and_stopping_leaves_no_process(tmp_path
 
         [beat] = beats(procs)
         os.kill(beat, signal.SIGKILL)
+        # The launcher's whole answer to the exit: it logged the restart and started one beat,
+        # which is the only one alive.
+        wait_until(lambda: started_count("beat") >= 2, 60, "the launcher to restart beat", log_path)
+        new_beat = int(re.findall(r"^beat started \(pid (\d+)\)", log_path.read_text(errors="replace"), re.M)[-1])
         wait_until(lambda: beats(session_processes(session)) not in ([], [beat]), 60, "a new beat", log_path)
-        time.sleep(2)
         assert len(beats(session_processes(session))) == 1
+        assert new_beat in session_processes(session)
 
         os.killpg(session, signal.SIGINT)  # Ctrl-C in the terminal that runs `make run`
         launcher.wait(timeout=60)
-        deadline = time.time() + 15
-        while session_processes(session) and time.time() < deadline:
-            time.sleep(0.2)
-        assert session_processes(session) == {}
+        wait_until(lambda: session_processes(session) == {}, 15, "every process of the session to end", log_path)
     finally:
         for pid in session_processes(session):
             with contextlib.suppress(ProcessLookupError):

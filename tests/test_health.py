@@ -11,6 +11,7 @@ import pytest
 import redis
 from django.test import override_settings
 
+from tests.flows import wait_until
 from tests.ports import free_port
 
 pytestmark = pytest.mark.django_db
@@ -43,14 +44,15 @@ class RedisServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        deadline = time.time() + 10
-        while time.time() < deadline:
+
+        def pings() -> bool:
             try:
-                redis.Redis.from_url(self.url, socket_connect_timeout=0.2).ping()
-                return self
+                return bool(redis.Redis.from_url(self.url, socket_connect_timeout=0.2).ping())
             except redis.ConnectionError:
-                time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
+                return False
+
+        wait_until(pings, 10, "redis-server to start", interval=0.05)
+        return self
 
     def kill(self) -> None:
         if self.proc and self.proc.poll() is None:

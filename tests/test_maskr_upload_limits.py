@@ -14,11 +14,9 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-import requests
 from django.core.files.uploadhandler import FileUploadHandler, MemoryFileUploadHandler, TemporaryFileUploadHandler
 from django.http import HttpRequest
 from django.http.multipartparser import MultiPartParser
@@ -27,7 +25,8 @@ from billing.models import LedgerEntry
 from jobs.api.uploads import LimitedUploadHandler, OversizedFile, TooManyFiles, UploadTooLarge
 from jobs.models import Job
 from tests import images, maskr
-from tests.conftest import worker_env
+from tests.conftest import answers, worker_env
+from tests.flows import wait_until
 from tests.ports import free_port
 
 BOUNDARY = "maskrlimitsboundary"
@@ -246,13 +245,7 @@ def gunicorn(transactional_db, live_server, tmp_path):
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            try:
-                requests.get(f"{base}/healthz", timeout=2)
-                break
-            except requests.RequestException:
-                time.sleep(0.3)
+        wait_until(lambda: answers(f"{base}/healthz", timeout=2), 60, "the web server", interval=0.3)
         children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
         assert len(children) == 1, children
         yield base, int(children[0])

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import threading
-import time
 from types import SimpleNamespace
 
 import pytest
@@ -17,19 +16,14 @@ from django.urls import reverse
 from jobs import model_scan
 from jobs.models import Job, NetworkModel
 from tests import images, model_zoo
-from tests.flows import Client, download_image
+from tests.flows import Client, download_image, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
 def wait_for(predicate, timeout: float, what: str, worker):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError(f"{what} within {timeout}s; worker log:\n{worker.log()[-3000:]}")
+    """flows.wait_until, with the worker's log on failure."""
+    return wait_until(predicate, timeout, what, interval=0.3, context=lambda: worker.log()[-3000:])
 
 
 def parameters(architecture: str, scale: int) -> int:

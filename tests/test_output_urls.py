@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import base64
-import time
-from datetime import UTC
+from datetime import UTC, timedelta
+from urllib.parse import urlsplit
 
 import boto3
 import pytest
 import requests
 from django.test import override_settings
+from django.utils import timezone
 
 from jobs import lifecycle, storage
 from jobs.models import Job
@@ -26,6 +27,16 @@ def running_job(api) -> Job:
     return Job.objects.get(pk=r.json()["id"])
 
 
+def later(monkeypatch, seconds: float) -> None:
+    """The maintenance tasks' clock, `seconds` ahead: a lifetime runs out without waiting
+    for the wall clock (on a loaded machine a short real lifetime can end before the test
+    even reads the URL)."""
+    from jobs import tasks
+
+    real_now = timezone.now
+    monkeypatch.setattr(tasks.timezone, "now", lambda: real_now() + timedelta(seconds=seconds))
+
+
 def finish(job: Job) -> Job:
     png = storage.save(f"outputs/{job.pk}.png", images.png())
     jpg = storage.save(f"outputs/{job.pk}.jpg", images.jpeg())
@@ -35,14 +46,18 @@ def finish(job: Job) -> Job:
 
 
 def test_local_urls_are_signed_and_expire(api, live_server, settings):
-    settings.OUTPUT_TTL_SECONDS = 2
+    settings.OUTPUT_TTL_SECONDS = 3600
     job = finish(running_job(api))
     url = live_server.url + job.image_url
     assert requests.get(url, timeout=10).content == images.png()
+    assert job.expires_at == job.finished_at + timedelta(seconds=3600)
     tampered = url.replace("signature=", "signature=0")
     assert requests.get(tampered, timeout=10).status_code == 404
-    time.sleep(2.5)
-    gone = requests.get(url, timeout=10)
+    # The same file's URL, signed for a moment already past (no waiting for a clock to run
+    # out): refused as expired, not as a bad signature.
+    name = urlsplit(job.image_url).path.removeprefix("/files/")
+    expired = live_server.url + storage.expiring_url(name, timezone.now() - timedelta(seconds=1))
+    gone = requests.get(expired, timeout=10)
     assert gone.status_code == 410 and "expired" in gone.text
 
 
@@ -80,7 +95,7 @@ def s3_storages(endpoint, creds):
     }
 
 
-def test_s3_urls_are_presigned_and_stop_working_after_the_ttl(api, s3_server, settings):
+def test_s3_urls_are_presigned_and_stop_working_after_the_ttl(api, s3_server, settings, monkeypatch):
     """Moto's server does not enforce X-Amz-Expires (real S3 and MinIO do), so this checks
     that the presigned expiry is the job's expiresAt, and that the purge after the TTL
     removes the objects so the URLs stop working even there."""
@@ -90,7 +105,7 @@ def test_s3_urls_are_presigned_and_stop_working_after_the_ttl(api, s3_server, se
     from jobs.tasks import purge_expired_outputs
 
     endpoint, creds = s3_server
-    settings.OUTPUT_TTL_SECONDS = 2
+    settings.OUTPUT_TTL_SECONDS = 60
     with override_settings(STORAGE_BACKEND="s3", STORAGES=s3_storages(endpoint, creds)):
         job = finish(running_job(api))
         for url in (job.image_url, job.compressed_image_url):
@@ -104,7 +119,7 @@ def test_s3_urls_are_presigned_and_stop_working_after_the_ttl(api, s3_server, se
         assert ok.status_code == 200 and ok.content == images.png()
         assert requests.get(job.compressed_image_url, timeout=10).content == images.jpeg()
 
-        time.sleep(2.5)
+        later(monkeypatch, 61)
         assert purge_expired_outputs() == 1
         assert requests.get(job.image_url, timeout=10).status_code == 404
         assert requests.get(job.compressed_image_url, timeout=10).status_code == 404
@@ -112,14 +127,14 @@ def test_s3_urls_are_presigned_and_stop_working_after_the_ttl(api, s3_server, se
         assert not [o["Key"] for o in listed.get("Contents", []) if str(job.pk) in o["Key"] and "outputs/" in o["Key"]]
 
 
-def test_the_purge_deletes_expired_files(api, settings):
+def test_the_purge_deletes_expired_files(api, settings, monkeypatch):
     from django.core.files.storage import default_storage
 
     from jobs.tasks import purge_expired_outputs
 
     settings.OUTPUT_TTL_SECONDS = 0
     job = finish(running_job(api))
-    time.sleep(0.1)
+    later(monkeypatch, 0.1)
     assert default_storage.exists(job.image_name)
     assert purge_expired_outputs() == 1
     job.refresh_from_db()
@@ -129,7 +144,7 @@ def test_the_purge_deletes_expired_files(api, settings):
     assert purge_expired_outputs() == 0
 
 
-def test_each_job_keeps_its_own_lifetime(api, settings):
+def test_each_job_keeps_its_own_lifetime(api, settings, monkeypatch):
     """A surface can promise its own lifetime (Ximilar: 24 hours): the URL's expiry and the
     purge follow the job's output_ttl_seconds, not the global default."""
     from django.core.files.storage import default_storage
@@ -146,13 +161,13 @@ def test_each_job_keeps_its_own_lifetime(api, settings):
     for job, ttl in ((default_job, 3600), (short_job, 1), (day_job, 24 * 3600)):
         assert abs((job.expires_at - job.finished_at).total_seconds() - ttl) < 1
         assert str(int(job.expires_at.timestamp())) in job.image_url  # the signed URL's expiry
-    time.sleep(1.5)
+    later(monkeypatch, 1.5)
     assert purge_expired_outputs() == 1
     assert not default_storage.exists(short_job.image_name)
     assert default_storage.exists(default_job.image_name) and default_storage.exists(day_job.image_name)
 
 
-def test_a_failed_jobs_input_is_deleted_when_its_lifetime_ends(api):
+def test_a_failed_jobs_input_is_deleted_when_its_lifetime_ends(api, monkeypatch):
     from django.core.files.storage import default_storage
 
     from jobs.tasks import purge_expired_outputs
@@ -161,6 +176,6 @@ def test_a_failed_jobs_input_is_deleted_when_its_lifetime_ends(api):
     Job.objects.filter(pk=job.pk).update(output_ttl_seconds=1)
     job.refresh_from_db()
     assert lifecycle.fail(job, "broken")
-    time.sleep(1.5)
+    later(monkeypatch, 1.5)
     assert purge_expired_outputs() == 1
     assert not default_storage.exists(job.input_name)

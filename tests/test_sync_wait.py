@@ -17,6 +17,7 @@ from billing.models import LedgerEntry
 from jobs import completion, lifecycle
 from jobs.models import Job
 from tests import images
+from tests.flows import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -47,7 +48,7 @@ def test_a_wait_that_runs_out_answers_with_the_job_still_unfinished(live_server,
     assert r.headers["Preference-Applied"] == "wait=2"
     payload = r.json()
     assert payload["status"] == "IN_QUEUE" and payload["progress"] == 0 and payload["creditCost"] == 1
-    assert 2 <= elapsed < 6
+    assert elapsed >= 2  # it waited the 2 seconds asked for (and then answered, unfinished)
     job = Job.objects.get(pk=payload["id"])
     assert job.status == "IN_QUEUE"  # it simply goes on
     assert LedgerEntry.objects.filter(job=job, kind="debit").count() == 1
@@ -71,20 +72,21 @@ def test_past_the_per_process_cap_prefer_is_ignored(live_server, account, broker
     held = {}
 
     def hold_one():
-        held["response"] = post(live_server, account, "wait=4")
+        held["response"] = post(live_server, account, "wait=120")
 
     holder = threading.Thread(target=hold_one)
     holder.start()
-    deadline = time.monotonic() + 10
-    while completion.waits_in_progress() < 1 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert completion.waits_in_progress() == 1
-    started = time.monotonic()
-    second = post(live_server, account, "wait=4")
-    assert time.monotonic() - started < 2
+    wait_until(lambda: completion.waits_in_progress() == 1, 30, "the first request to hold the wait slot")
+    second = post(live_server, account, "wait=120")
+    # Answered at once: while the first request still holds the only slot (it waits for its
+    # job, which nothing runs), not after it.
+    assert holder.is_alive() and completion.waits_in_progress() == 1
     assert set(second.json()) == {"id", "status", "creditCost"} and "Preference-Applied" not in second.headers
-    holder.join()
-    assert held["response"].headers["Preference-Applied"] == "wait=4"
+    first = Job.objects.exclude(pk=second.json()["id"]).get(account=account)
+    Job.objects.filter(pk=first.pk).update(status="IN_PROGRESS")
+    lifecycle.fail(Job.objects.get(pk=first.pk), "stopped by the test")  # wakes the first request
+    holder.join(timeout=60)
+    assert held["response"].headers["Preference-Applied"] == "wait=120"
 
 
 def finish_later(job_id, delay: float) -> threading.Thread:
@@ -107,13 +109,13 @@ def test_a_waiter_wakes_when_the_job_ends(api, broker, settings, redis_configure
         settings.COUNTER_STORE = "database"
     job_id = api.post("precise-upscale", body()).json()["id"]
     finisher = finish_later(job_id, 1.0)
-    started = time.monotonic()
     with CaptureQueriesContext(connection) as queries:
-        pending = completion.wait_for([job_id], timeout=30)
-    waited = time.monotonic() - started
+        pending = completion.wait_for([job_id], timeout=120)
     finisher.join()
+    # Woken by the job's end, not by the timeout (which would leave it pending): no bound on
+    # the wall clock, which a loaded machine stretches.
     assert pending == set()
-    assert waited < 3.5, waited
+    assert Job.objects.get(pk=job_id).status == "FAILED"
     if redis_configured:
         # One look before sleeping, one after the signal: no polling in between.
         assert len(queries) <= 3, [q["sql"] for q in queries]

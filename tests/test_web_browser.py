@@ -173,9 +173,7 @@ def test_an_owner_signs_in_upscales_an_image_and_downloads_it(
     app.find("#image").send_keys(str(sample_image(tmp_path / "scene.png")))
     app.find("#precise-upscaleFactor").clear()
     app.find("#precise-upscaleFactor").send_keys("2")
-    deadline = time.time() + 15
-    while "240×180" not in app.find("#quote-details").text and time.time() < deadline:
-        time.sleep(0.1)
+    wait_until(lambda: "240×180" in app.find("#quote-details").text, 15, "the quote")
     assert "120×90 → 240×180" in app.find("#quote-details").text
     assert app.find("#quote-credits").text == "1"
     assert "Balance 100 credits" in app.find("#quote-details").text
@@ -191,9 +189,7 @@ def test_an_owner_signs_in_upscales_an_image_and_downloads_it(
     job.refresh_from_db()
     assert job.status == Job.Status.SUCCESS, job.error
     assert app.find("#job-status-badge").text == "Done"
-    deadline = time.time() + 15
-    while not app.images_loaded("#compare-after", "#compare-before") and time.time() < deadline:
-        time.sleep(0.1)
+    wait_until(lambda: app.images_loaded("#compare-after", "#compare-before"), 15, "the images to load")
     assert app.images_loaded("#compare-after", "#compare-before")
     assert "-F upscaleFactor=2" in app.find("#curl").text
     assert "$UPSCALER_API_KEY" in app.find("#curl").text

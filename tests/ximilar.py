@@ -4,10 +4,11 @@ from Ximilar would point it: only the endpoint and the token change."""
 from __future__ import annotations
 
 import base64
-import time
 
 import requests
 from ximilar.client import AsyncRClient, UpscaleClient
+
+from tests.flows import wait_until
 
 RECORD_KEYS = {"_status", "_id", "_width", "_height", "_upscaled_width", "_upscaled_height", "_upscaled_image_url"}
 
@@ -33,12 +34,11 @@ def post(base: str, key: str | None, path: str, body, scheme: str = "Token") -> 
 
 def wait_done(request, timeout: float = 120) -> None:
     """Poll an AsynchronousRequest's status until DONE, then fetch its response."""
-    deadline = time.monotonic() + timeout
-    seen = []
-    while time.monotonic() < deadline:
+    seen: list = []
+
+    def done() -> bool:
         seen.append(request.check_status())
-        if seen[-1] == "DONE":
-            assert request.update() or request.response is not None
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"request {request.id} not DONE after {timeout}s: {seen[-5:]}")
+        return seen[-1] == "DONE"
+
+    wait_until(done, timeout, f"request {request.id} to be DONE", interval=0.2, context=lambda: str(seen[-5:]))
+    assert request.update() or request.response is not None

@@ -48,32 +48,16 @@ def surface_of(path: str) -> str | None:
     return None
 
 
-def _upsampler(code: int, message: str) -> dict:
-    return {"status": "FAILED", "error": message}
+def _shapes() -> dict[str, Callable[[str, int], dict]]:
+    """Each surface's error body, as its exception handler writes it (its SurfaceErrors):
+    one definition of each shape."""
+    from jobs.api.apixo.errors import APIXO
+    from jobs.api.errors import UPSAMPLER
+    from jobs.api.maskr.errors import MASKR
+    from jobs.api.ximilar.errors import XIMILAR
 
+    return {"upsampler": UPSAMPLER.shape, "apixo": APIXO.shape, "maskr": MASKR.shape, "ximilar": XIMILAR.shape}
 
-def _apixo(code: int, message: str) -> dict:
-    return {"code": code, "message": message, "data": None}
-
-
-def _maskr(code: int, message: str) -> dict:
-    # FastAPI's own words for its routing errors ({"detail": "Not Found"}).
-    return {"detail": {404: "Not Found", 405: "Method Not Allowed"}.get(code, message)}
-
-
-def _ximilar(code: int, message: str) -> dict:
-    from jobs.api.ximilar.payloads import TEXTS
-
-    status = {"code": code, "text": TEXTS.get(code, REASONS.get(code, "")), "error_description": message}
-    return {"status": status, "statistics": {"processing time": 0.0}}
-
-
-BODIES: dict[str, Callable[[int, str], dict]] = {
-    "upsampler": _upsampler,
-    "apixo": _apixo,
-    "maskr": _maskr,
-    "ximilar": _ximilar,
-}
 
 NOT_FOUND = {
     "upsampler": "There is no endpoint {method} {path}: the API's endpoints are listed at /api/v1/docs.",
@@ -86,7 +70,7 @@ NOT_FOUND = {
 
 
 def error_body(surface: str, code: int, message: str) -> dict:
-    return BODIES[surface](code, message)
+    return _shapes()[surface](message, code)
 
 
 def error_response_bytes(path: str, code: int, message: str) -> bytes | None:

@@ -10,9 +10,11 @@ import math
 
 from rest_framework import serializers
 
+from inference.imageio import DEFAULT_QUALITY
 from inference.registry import IMAGE_TYPES
+from inference.sizing import FACTOR_RANGES
 from jobs import scheduler
-from jobs.models import Job, WebhookDelivery
+from jobs.models import FORMAT_NAMES, Job, OutputFormat, WebhookDelivery, output_format
 from jobs.storage import absolute_url
 
 
@@ -81,19 +83,19 @@ class BaseInputSerializer(serializers.Serializer):
     )
     inputImageType = _choice("inputImageType", IMAGE_TYPES, "universal")
     outputFormat = serializers.ChoiceField(
-        choices=["png", "jpg", "jpeg", "webp"],
-        default="png",
+        choices=list(FORMAT_NAMES),
+        default=OutputFormat.PNG.value,
         help_text="imageUrl's format (jpeg is jpg); compressedImageUrl stays a JPEG",
-        error_messages={"invalid_choice": 'outputFormat must be one of png, jpg, jpeg, webp (got "{input}").'},
+        error_messages={"invalid_choice": f'outputFormat must be one of {", ".join(FORMAT_NAMES)} (got "{{input}}").'},
     )
     outputQuality = StrictNumberField(
-        "outputQuality", 1, 100, integer=True, required=False, default=85, help_text="jpg and webp quality"
+        "outputQuality", 1, 100, integer=True, required=False, default=DEFAULT_QUALITY, help_text="jpg and webp quality"
     )
     shouldEnhanceFaces = StrictBooleanField(required=False, default=False)
     shouldPreserveBlur = StrictBooleanField(required=False, default=False)
 
     def validate_outputFormat(self, value: str) -> str:
-        return "jpg" if value == "jpeg" else value
+        return output_format(value)
 
     def validate_imageUrl(self, value: str) -> str:
         value = value.strip()
@@ -131,12 +133,12 @@ class ModelNameField(serializers.CharField):
 
 
 class PreciseInputSerializer(BaseInputSerializer):
-    upscaleFactor = StrictNumberField("upscaleFactor", 1, 16, required=False, default=4)
+    upscaleFactor = StrictNumberField("upscaleFactor", *FACTOR_RANGES["precise"], required=False, default=4)
     model = ModelNameField()
 
 
 class SmartInputSerializer(BaseInputSerializer):
-    upscaleFactor = StrictNumberField("upscaleFactor", 1, 4, required=False, default=2)
+    upscaleFactor = StrictNumberField("upscaleFactor", *FACTOR_RANGES["smart"], required=False, default=2)
     globalCreativity = StrictNumberField("globalCreativity", 0, 10, integer=True, required=False, default=5)
     detail = StrictNumberField("detail", 0, 10, integer=True, required=False, default=5)
     description = serializers.CharField(
@@ -201,6 +203,46 @@ class AbsoluteUrlField(serializers.CharField):
         return absolute_url(value, self.context.get("base_url", ""))
 
 
+class StateField(serializers.ChoiceField):
+    """A job's status as a vendor's state: renders `mapping[job.status]` and documents the
+    vendor's states as the choices, from the one mapping."""
+
+    def __init__(self, mapping: dict[str, str], **kwargs):
+        self.mapping = mapping
+        super().__init__(choices=list(dict.fromkeys(mapping.values())), source="status", **kwargs)
+
+    def to_representation(self, value: str) -> str:
+        return self.mapping[value]
+
+
+def computed(field: serializers.Field, compute) -> serializers.Field:
+    """`field` (its type, choices, help text: what the schema documents) whose value is
+    `compute(job, context)`: a vendor's answer field derived from the job, defined once for
+    rendering and documenting. None leaves an optional field out (AnswerSerializer)."""
+
+    class Computed(type(field)):  # type: ignore[misc]
+        def get_attribute(self, instance):
+            return instance
+
+        def to_representation(self, value):
+            return compute(value, self.context)
+
+    return Computed(*field._args, **field._kwargs)  # type: ignore[attr-defined]  # kept by DRF for copies
+
+
+class AnswerSerializer(serializers.Serializer):
+    """A vendor's answer, rendered from a job by the same serializer that documents it in the
+    OpenAPI schema: its optional fields (required=False) are left out when they have no
+    value (None) for this job."""
+
+    def to_representation(self, instance) -> dict:
+        data = super().to_representation(instance)
+        for name, field in self.fields.items():
+            if not field.required and data.get(name) is None:
+                data.pop(name, None)
+        return data
+
+
 class FacesSerializer(serializers.Serializer):
     """What shouldEnhanceFaces did (jobs.models.Job.faces, inference.faces.FaceReport)."""
 
@@ -226,7 +268,7 @@ class StatusSerializer(serializers.Serializer):
         source="image_url", required=False, help_text="The result in outputFormat, PNG by default (SUCCESS)"
     )
     compressedImageUrl = AbsoluteUrlField(
-        source="compressed_image_url", required=False, help_text="JPEG, quality 85 (SUCCESS)"
+        source="compressed_image_url", required=False, help_text=f"JPEG, quality {DEFAULT_QUALITY} (SUCCESS)"
     )
     expiresAt = serializers.DateTimeField(source="expires_at", required=False, help_text="When both URLs stop working")
     error = serializers.CharField(required=False, help_text="Why it failed (FAILED, CANCELED)")

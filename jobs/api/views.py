@@ -7,7 +7,8 @@ import contextlib
 import hashlib
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, cast
 
 from django.conf import settings
@@ -20,14 +21,16 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from billing.models import Account
-from jobs import capabilities, completion, idempotency, lifecycle, model_catalog, public_url
-from jobs.api import ratelimit, uploads
+from jobs import capabilities, completion, idempotency, lifecycle, model_catalog, public_url, ratelimit
 from jobs.api import serializers as s
+from jobs.api import uploads
+from jobs.api.errors import WaitsBusy
 from jobs.api.pagination import JobPagination
 from jobs.api.parsers import LONE_SURROGATE, has_lone_surrogate
 from jobs.api.prefer import requested_wait
-from jobs.errors import ImageTooLarge, InvalidRequest, JobNotFound, JobStateConflict
+from jobs.errors import ImageTooLarge, InvalidRequest, JobStateConflict
 from jobs.models import Job
+from jobs.ownership import owned
 from jobs.submission import Submission, clean_webhook, read_image, submit
 
 ERRORS = {code: s.ErrorSerializer for code in (400, 401, 403, 409, 429, 503)}
@@ -62,6 +65,17 @@ class SurfaceView(ApiView):
 
     def get_authenticate_header(self, request) -> str:
         return self.auth_scheme
+
+
+@contextmanager
+def wait_slot() -> Iterator[None]:
+    """Hold one of this web process's synchronous-wait slots (jobs/completion.py) for a
+    surface that answers once the job is done; WaitsBusy (503 with Retry-After, in the
+    surface's shape) when they are all taken."""
+    with completion.hold() as granted:
+        if not granted:
+            raise WaitsBusy()
+        yield
 
 
 def request_account(request: Request) -> Account:
@@ -239,10 +253,7 @@ RestoreView = _submit_view("restore", "Artifact and noise removal at the origina
 
 
 def _own_job(request: Request, job_id: str) -> Job:
-    try:
-        return Job.objects.get(pk=uuid.UUID(job_id), account=request_account(request))
-    except (ValueError, Job.DoesNotExist):
-        raise JobNotFound(f"No job with id {job_id!r} for this account.") from None
+    return owned(Job, request_account(request), job_id)
 
 
 class StatusView(ApiView):
@@ -366,14 +377,8 @@ class RedeliverWebhookView(ApiView):
     )
     def post(self, request: Request, job_id: str) -> Response:
         """Send the job's final payload to its webhook once more (recorded like any attempt)."""
-        from jobs.tasks import deliver_webhook
-
         job = _own_job(request, job_id)
-        if not job.webhook_url:
-            raise JobStateConflict("This job has no webhook.")
-        if not job.is_finished:
-            raise JobStateConflict(f"The job is {job.status}; its webhook is sent when it ends.")
-        deliver_webhook.apply_async(args=[str(job.id)], kwargs={"manual": True})
+        lifecycle.redeliver(job)
         return Response({"id": str(job.id), "status": "QUEUED"}, status=202)
 
 

@@ -352,15 +352,13 @@ class JobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.action(description="Redeliver the webhook of selected finished jobs", permissions=["operate"])
     def redeliver_webhook(self, request, queryset):
-        from jobs.tasks import deliver_webhook
-
         queued = skipped = 0
         for job in queryset:
-            if not job.webhook_url or not job.is_finished:
+            if job.redeliver_refusal:
                 skipped += 1
                 continue
             try:
-                deliver_webhook.apply_async(args=[str(job.id)], kwargs={"manual": True})
+                lifecycle.redeliver(job)
             except Exception as exc:
                 log.exception("Could not queue a webhook redelivery for job %s", job.id)
                 self.message_user(

@@ -12,9 +12,8 @@ from django.contrib.auth import forms as auth_forms
 from django.contrib.auth import get_user_model, password_validation
 
 from billing import owners
-from jobs.api.errors import flatten_errors
 from jobs.api.serializers import INPUT_SERIALIZERS
-from jobs.errors import DomainError, InsufficientCredits, InvalidRequest
+from jobs.errors import DomainError, InsufficientCredits, InvalidRequest, flatten_errors
 from jobs.models import Batch, Job
 from jobs.submission import clean_webhook
 from jobs.web import options

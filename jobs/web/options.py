@@ -11,6 +11,7 @@ from rest_framework import serializers
 from inference.registry import IMAGE_TYPES, models_for
 from jobs import capabilities, model_catalog
 from jobs.api.serializers import INPUT_SERIALIZERS, StrictBooleanField, StrictNumberField
+from jobs.models import FORMAT_ALIASES
 
 LABELS = {
     "upscaleFactor": ("Upscale factor", "How many times wider and taller the result is."),
@@ -83,7 +84,7 @@ def describe(mode: str, name: str) -> Option:
     if isinstance(declared, StrictBooleanField):
         return Option(name, label, help_text, "boolean", bool(default))
     if isinstance(declared, serializers.ChoiceField):
-        choices = [(value, "jpg" if value == "jpeg" else value) for value in declared.choices if value != "jpeg"]
+        choices = [(value, value) for value in declared.choices if value not in FORMAT_ALIASES]
         return Option(name, label, help_text, "choice", default, choices=choices)
     return Option(name, label, help_text, "text", default, max_length=declared.max_length)
 

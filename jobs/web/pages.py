@@ -4,10 +4,8 @@ section of the navigation is open."""
 from __future__ import annotations
 
 from django.shortcuts import render
-from django.utils import timezone
 
 from jobs import public_url
-from jobs.models import Job
 
 NAV = [
     ("playground", "Playground", "web:playground"),
@@ -42,13 +40,3 @@ def rate_key(account) -> str:
     """The web app counts against the API's rate-limit windows per account (the API counts
     per key), under a name no key id can take."""
     return f"web-{account.pk}"
-
-
-def outputs_live(job: Job) -> bool:
-    """The result files exist and their URLs still work."""
-    return (
-        job.status == Job.Status.SUCCESS
-        and not job.files_deleted_at
-        and job.expires_at is not None
-        and job.expires_at > timezone.now()
-    )

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from jobs.errors import InvalidRequest
-from jobs.models import OutputFormat
+from jobs.models import OutputFormat, output_format
 from jobs.submission import clean_webhook
 
 MODEL_ID = "image-upscaler"
@@ -18,7 +18,7 @@ REQUEST_TYPES = ("async", "callback")
 # Resolution tiers: the output's long side in pixels, the aspect ratio kept.
 RESOLUTIONS = {"2k": 2048, "4k": 4096, "8k": 8192}
 # output_format -> the job's format ("jpeg" is an alias of "jpg").
-OUTPUT_FORMATS = {"jpg": OutputFormat.JPG, "jpeg": OutputFormat.JPG, "png": OutputFormat.PNG, "webp": OutputFormat.WEBP}
+OUTPUT_FORMATS = {name: output_format(name) for name in ("jpg", "jpeg", "png", "webp")}
 DEFAULT_RESOLUTION = "4k"
 DEFAULT_OUTPUT_FORMAT = "jpg"
 

@@ -1,5 +1,6 @@
-"""APIXO's request and answer shapes, for the OpenAPI schema (the answers themselves are
-built by payloads.py, the body is checked by params.py)."""
+"""APIXO's request shapes and answer envelopes, for the OpenAPI schema. The task inside the
+status answer is payloads.ApixoTaskSerializer, which also renders it; the body is checked
+by params.py."""
 
 from __future__ import annotations
 
@@ -7,9 +8,7 @@ from drf_spectacular.utils import inline_serializer
 from rest_framework import serializers
 
 from jobs.api.apixo import params
-
-STATES = ["pending", "processing", "success", "failed"]
-FAIL_CODES = ["ImageFormatIncorrect", "Timeout", "Unknown error"]
+from jobs.api.apixo.payloads import ApixoTaskSerializer
 
 
 class ApixoInputSerializer(serializers.Serializer):
@@ -51,21 +50,8 @@ def envelope(name: str, data: serializers.Field, code: str = "200", message: str
     )
 
 
-class ApixoTaskSerializer(serializers.Serializer):
-    taskId = serializers.CharField()
-    state = serializers.ChoiceField(choices=STATES)
-    resultJson = serializers.CharField(
-        required=False, help_text='A JSON string, {"resultUrls": [<signed URL that expires after 3 hours>]} (success)'
-    )
-    failCode = serializers.ChoiceField(choices=FAIL_CODES, required=False, help_text="failed")
-    failMsg = serializers.CharField(required=False, help_text="failed")
-    createTime = serializers.IntegerField(help_text="Unix milliseconds")
-    completeTime = serializers.IntegerField(required=False, help_text="Unix milliseconds, once it ended")
-    costTime = serializers.IntegerField(required=False, help_text="Processing milliseconds (success)")
-
-
 SUBMIT_ANSWER = envelope("ApixoSubmitAnswer", ApixoTaskIdSerializer())
-STATUS_ANSWER = envelope("ApixoStatusAnswer", ApixoTaskSerializer())
+STATUS_ANSWER = envelope("ApixoStatusAnswer", ApixoTaskSerializer())  # payloads.py: renders it too
 BALANCE_ANSWER = envelope(
     "ApixoBalanceAnswer",
     serializers.IntegerField(help_text="The account's balance, in this deployment's credits (APIXO: USD)"),

@@ -4,8 +4,6 @@ errors.py."""
 
 from __future__ import annotations
 
-import uuid
-
 from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.request import Request
@@ -13,10 +11,11 @@ from rest_framework.response import Response
 
 from jobs.api.apixo import errors, params, payloads, schema
 from jobs.api.parsers import JSONParser
-from jobs.api.views import ApiView, base_url, request_account, request_base_url
-from jobs.errors import InvalidRequest, JobNotFound, ModelNotInstalled
+from jobs.api.views import SurfaceView, base_url, request_account, request_base_url
+from jobs.errors import InvalidRequest, ModelNotInstalled
 from jobs.model_catalog import UnknownModel
 from jobs.models import Job
+from jobs.ownership import owned
 from jobs.submission import Submission, read_and_submit
 
 MODEL_PARAMETER = OpenApiParameter(
@@ -24,16 +23,11 @@ MODEL_PARAMETER = OpenApiParameter(
 )
 
 
-class ApixoView(ApiView):
+class ApixoView(SurfaceView):
     """APIXO's surface: JSON bodies, answers and errors in its envelope."""
 
     parser_classes = [JSONParser]
-
-    def get_exception_handler(self):
-        return errors.exception_handler
-
-    def get_authenticate_header(self, request) -> str:
-        return "Bearer"
+    surface_errors = staticmethod(errors.exception_handler)
 
     def check_model(self, model: str) -> None:
         if model != params.MODEL_ID:
@@ -116,8 +110,6 @@ class StatusTaskView(ApixoView):
         task_id = request.query_params.get("taskId", "").strip()
         if not task_id:
             raise InvalidRequest(params.missing("taskId"), field="taskId")
-        try:
-            job = Job.objects.get(pk=uuid.UUID(task_id), account=request_account(request), surface=Job.Surface.APIXO)
-        except (ValueError, Job.DoesNotExist):
-            raise JobNotFound(f"Task not found: {task_id!r}.") from None
+        message = f"Task not found: {task_id!r}."
+        job = owned(Job, request_account(request), task_id, message=message, surface=Job.Surface.APIXO)
         return Response(payloads.status(job, base_url(request)))

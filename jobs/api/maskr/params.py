@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from jobs.models import Job
+from inference.imageio import DEFAULT_QUALITY
+from jobs.models import Job, output_format
 from jobs.submission import Submission
 
 SCALE_FACTORS = (2, 4)
@@ -24,12 +25,12 @@ MAX_BATCH_FILES = 50
 class Options:
     scale_factor: int = 4
     output_format: str = "jpeg"
-    quality: int = 85
+    quality: int = DEFAULT_QUALITY
 
     @property
     def job_output_format(self) -> str:
         """The job's output format (Job.OutputFormat spells jpeg "jpg")."""
-        return "jpg" if self.output_format == "jpeg" else self.output_format
+        return output_format(self.output_format)
 
 
 MAX_FILENAME = 255

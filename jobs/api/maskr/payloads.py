@@ -1,7 +1,11 @@
 """Maskr's answers: a job as Maskr's `result`, a single upload's answer around it, and a
-batch's answer over its files in upload order."""
+batch's answer over its files in upload order. Each is defined once, by its serializer: the
+values are computed here and rendered through it, and it documents the answer in the
+OpenAPI schema (a field missing, renamed or of another type fails here, not in a client)."""
 
 from __future__ import annotations
+
+from rest_framework import serializers
 
 from jobs.models import Batch, Job
 from jobs.storage import absolute_url
@@ -15,12 +19,52 @@ STATUS: dict[str, str] = {
 }
 
 
+STATUSES = list(dict.fromkeys(STATUS.values()))
+
+
+class MaskrResultSerializer(serializers.Serializer):
+    job_id = serializers.CharField(allow_null=True, help_text="null for a batch file refused before it became a job")
+    status = serializers.ChoiceField(choices=STATUSES)
+    input_filename = serializers.CharField(allow_null=True)
+    output_url = serializers.CharField(allow_null=True, help_text="Signed URL that expires (completed)")
+    processing_time_ms = serializers.FloatField(allow_null=True)
+    error = serializers.CharField(allow_null=True)
+    original_width = serializers.IntegerField(allow_null=True)
+    original_height = serializers.IntegerField(allow_null=True)
+    output_width = serializers.IntegerField(allow_null=True)
+    output_height = serializers.IntegerField(allow_null=True)
+    credits_used = serializers.IntegerField(allow_null=True, help_text="0 once a failed job was refunded")
+
+
+class MaskrUploadAnswerSerializer(serializers.Serializer):
+    job_id = serializers.CharField()
+    status = serializers.ChoiceField(choices=STATUSES)
+    result = MaskrResultSerializer()
+    error = serializers.CharField(allow_null=True)
+
+
+class MaskrBatchAnswerSerializer(serializers.Serializer):
+    batch_id = serializers.CharField()
+    status = serializers.ChoiceField(choices=STATUSES)
+    total_files = serializers.IntegerField()
+    completed = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    results = MaskrResultSerializer(many=True)
+    total_processing_time_ms = serializers.FloatField()
+    total_credits_used = serializers.IntegerField()
+    error = serializers.CharField(allow_null=True)
+
+
 def credits_used(job: Job) -> int:
     """What the job costs the account: its charge, or nothing once it was refunded."""
     return 0 if job.status in (Job.Status.FAILED, Job.Status.CANCELED) else job.credit_cost
 
 
 def result(job: Job, base_url: str) -> dict:
+    return MaskrResultSerializer(_result(job, base_url)).data
+
+
+def _result(job: Job, base_url: str) -> dict:
     seconds = job.processing_seconds
     done = job.status == Job.Status.SUCCESS
     return {
@@ -40,6 +84,10 @@ def result(job: Job, base_url: str) -> dict:
 
 def rejected_result(item: dict) -> dict:
     """A batch file refused before it became a job (stored in Batch.items): failed, free."""
+    return MaskrResultSerializer(_rejected_result(item)).data
+
+
+def _rejected_result(item: dict) -> dict:
     return {
         "job_id": None,
         "status": "failed",
@@ -56,8 +104,9 @@ def rejected_result(item: dict) -> dict:
 
 
 def single(job: Job, base_url: str) -> dict:
-    answer = result(job, base_url)
-    return {"job_id": answer["job_id"], "status": answer["status"], "result": answer, "error": answer["error"]}
+    answer = _result(job, base_url)
+    body = {"job_id": answer["job_id"], "status": answer["status"], "result": answer, "error": answer["error"]}
+    return MaskrUploadAnswerSerializer(body).data
 
 
 def batch_status(results: list[dict]) -> str:
@@ -77,13 +126,13 @@ def batch(batch: Batch, base_url: str) -> dict:
     # part way) the batch's jobs stand for its files, in the order they were created.
     items = batch.items or [{"job_id": pk} for pk, _ in sorted(jobs.items(), key=lambda kv: kv[1].created_at)]
     results = [
-        result(jobs[item["job_id"]], base_url) if "job_id" in item else rejected_result(item["rejected"])
+        _result(jobs[item["job_id"]], base_url) if "job_id" in item else _rejected_result(item["rejected"])
         for item in items
     ]
     state = batch_status(results)
     completed = sum(r["status"] == "completed" for r in results)
     failed = sum(r["status"] == "failed" for r in results)
-    return {
+    body = {
         "batch_id": str(batch.pk),
         "status": state,
         "total_files": batch.total_files,
@@ -94,3 +143,4 @@ def batch(batch: Batch, base_url: str) -> dict:
         "total_credits_used": sum(r["credits_used"] for r in results),
         "error": "Every file failed; each result says why." if state == "failed" else None,
     }
+    return MaskrBatchAnswerSerializer(body).data

@@ -1,54 +1,32 @@
-"""Maskr's request and answer shapes, for the OpenAPI schema (the answers themselves are
-built by payloads.py)."""
+"""Maskr's request and error shapes, for the OpenAPI schema. Its answers are defined once,
+in payloads.py, by the serializers that render them (re-exported here for the views); the
+limits documented here are read from params.py and the settings."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from rest_framework import serializers
 
-STATUSES = ["pending", "processing", "completed", "failed"]
+from jobs.api.maskr.params import MAX_BATCH_FILES
+from jobs.api.maskr.payloads import (  # noqa: F401  (documented by the views)
+    STATUSES,
+    MaskrBatchAnswerSerializer,
+    MaskrResultSerializer,
+    MaskrUploadAnswerSerializer,
+)
 
 
 class MaskrUploadSerializer(serializers.Serializer):
-    file = serializers.FileField(help_text="JPEG, PNG or WebP, up to 50 MB")
+    file = serializers.FileField(help_text=f"JPEG, PNG or WebP, up to {settings.MAX_INPUT_BYTES // 2**20} MB")
 
 
 class MaskrBatchUploadSerializer(serializers.Serializer):
     files = serializers.ListField(
-        child=serializers.FileField(), min_length=1, max_length=50, help_text="1 to 50 images"
+        child=serializers.FileField(),
+        min_length=1,
+        max_length=MAX_BATCH_FILES,
+        help_text=f"1 to {MAX_BATCH_FILES} images",
     )
-
-
-class MaskrResultSerializer(serializers.Serializer):
-    job_id = serializers.CharField(allow_null=True, help_text="null for a batch file refused before it became a job")
-    status = serializers.ChoiceField(choices=STATUSES)
-    input_filename = serializers.CharField(allow_null=True)
-    output_url = serializers.CharField(allow_null=True, help_text="Signed URL that expires (completed)")
-    processing_time_ms = serializers.FloatField(allow_null=True)
-    error = serializers.CharField(allow_null=True)
-    original_width = serializers.IntegerField(allow_null=True)
-    original_height = serializers.IntegerField(allow_null=True)
-    output_width = serializers.IntegerField(allow_null=True)
-    output_height = serializers.IntegerField(allow_null=True)
-    credits_used = serializers.IntegerField(allow_null=True, help_text="0 once a failed job was refunded")
-
-
-class MaskrUploadAnswerSerializer(serializers.Serializer):
-    job_id = serializers.CharField()
-    status = serializers.ChoiceField(choices=STATUSES)
-    result = MaskrResultSerializer()
-    error = serializers.CharField(allow_null=True)
-
-
-class MaskrBatchAnswerSerializer(serializers.Serializer):
-    batch_id = serializers.CharField()
-    status = serializers.ChoiceField(choices=STATUSES)
-    total_files = serializers.IntegerField()
-    completed = serializers.IntegerField()
-    failed = serializers.IntegerField()
-    results = MaskrResultSerializer(many=True)
-    total_processing_time_ms = serializers.FloatField()
-    total_credits_used = serializers.IntegerField()
-    error = serializers.CharField(allow_null=True)
 
 
 class MaskrDetailSerializer(serializers.Serializer):

@@ -4,8 +4,6 @@ by payloads.py; errors take Maskr's shapes in errors.py."""
 
 from __future__ import annotations
 
-import uuid
-
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.urls import Resolver404, resolve
@@ -19,16 +17,17 @@ from jobs import capabilities, completion
 from jobs.api import fallback, uploads
 from jobs.api.fallback import MASKR_PREFIX
 from jobs.api.maskr import errors, params, payloads, schema
-from jobs.api.views import SurfaceView, base_url, request_account, request_base_url
+from jobs.api.views import SurfaceView, base_url, request_account, request_base_url, wait_slot
 from jobs.batches import BatchFile, submit_batch
-from jobs.errors import ImageTooLarge, JobNotFound, ModelNotInstalled
+from jobs.errors import ImageTooLarge, ModelNotInstalled
 from jobs.models import Batch, Job
+from jobs.ownership import owned
 from jobs.submission import read_image, submit
 
 QUERY_PARAMETERS = [
     OpenApiParameter("scale_factor", int, enum=list(params.SCALE_FACTORS), default=4, description="2 or 4"),
     OpenApiParameter("output_format", str, enum=list(params.OUTPUT_FORMATS), default="jpeg"),
-    OpenApiParameter("quality", int, default=85, description="1-100; JPEG and WebP only"),
+    OpenApiParameter("quality", int, default=params.Options.quality, description="1-100; JPEG and WebP only"),
 ]
 
 
@@ -46,9 +45,7 @@ class MaskrSubmitView(MaskrView):
 
     def answer(self, request: Request) -> Response:
         options, problems = params.parse_query(request.query_params)
-        with completion.hold() as granted:
-            if not granted:  # refused before the body is read, and before any charge
-                raise errors.WaitsBusy()
+        with wait_slot():  # else 503, before the body is read, and before any charge
             files = self.read_files(request, problems)
             if problems:
                 raise errors.ValidationFailed(problems)
@@ -156,10 +153,7 @@ def _batch_file(upload) -> BatchFile:
 
 
 def _own(model, request: Request, object_id: str):
-    try:
-        return model.objects.get(pk=uuid.UUID(object_id), account=request_account(request))
-    except (ValueError, model.DoesNotExist):
-        raise JobNotFound(f"No {model._meta.verbose_name} with id {object_id!r} for this account.") from None
+    return owned(model, request_account(request), object_id)
 
 
 class JobView(MaskrView):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
+from inference.imageio import DEFAULT_QUALITY
 from jobs.errors import InvalidRequest
 from jobs.models import OutputFormat
 from jobs.submission import clean_webhook
@@ -15,11 +16,12 @@ from jobs.submission import clean_webhook
 SCALES = {"2x": 2, "4x": 4, "8x": 8}
 ENDPOINTS = {f"upscale_{name}": factor for name, factor in SCALES.items()}  # the asynchronous form's
 REQUEST_TYPE = "upscaler"
+# Ximilar keeps upscaled images for 24 hours.
+OUTPUT_TTL_SECONDS = 24 * 3600
 MODES = ("artifact_removal", "ironed_out", "high_fidelity")
 MODEL_TYPES = ("gan",)  # absent or null: the classic model
-IMAGE_FORMATS = ("png", "jpg", "webp")
+IMAGE_FORMATS = tuple(OutputFormat.values)
 QUALITY_RANGE = (1, 100)
-DEFAULT_QUALITY = 85
 # The record's own fields are stored with the job and echoed in every answer: bounded.
 MAX_RECORD_BYTES = 64 * 1024
 MAX_WEBHOOK_HEADERS = 20

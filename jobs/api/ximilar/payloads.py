@@ -1,16 +1,20 @@
 """Ximilar's answers, built from the job: the synchronous endpoint's body (also the
-asynchronous request's `response`), and the asynchronous request's own shapes."""
+asynchronous request's `response`), and the asynchronous request's own shapes. Each is
+defined once, by its serializer: the values are computed here and rendered through it, and
+it documents the answer in the OpenAPI schema (a record's own fields, the client's, pass
+through as sent)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.utils import timezone
+from rest_framework import serializers
 
+from jobs.api.ximilar.params import OUTPUT_TTL_SECONDS, REQUEST_TYPE
 from jobs.models import Job
 from jobs.storage import absolute_url
 
-REQUEST_TYPE = "upscaler"
 # The job's status -> the asynchronous request's (a failed or canceled upscale is DONE too,
 # with its error in `response`).
 REQUEST_STATUS: dict[str, str] = {
@@ -29,11 +33,53 @@ TEXTS = {
     404: "Not Found",
     405: "Method Not Allowed",
     413: "Payload Too Large",
+    414: "URI Too Long",
     429: "Too Many Requests",
+    431: "Request Header Fields Too Large",
     500: "unknown error",
     503: "Service Unavailable",
     504: "Gateway Timeout",
 }
+
+
+class XimilarStatusSerializer(serializers.Serializer):
+    code = serializers.IntegerField(help_text="the HTTP code of the answer")
+    text = serializers.CharField()
+    error_description = serializers.CharField(required=False)
+    request_id = serializers.CharField(required=False)
+    proc_id = serializers.CharField(required=False)
+
+
+class XimilarAnswerRecordSerializer(serializers.Serializer):
+    """A record of the answer: the client's own fields as sent (not documented: they are
+    the client's), then the answer's, rendered through this serializer."""
+
+    _status = XimilarStatusSerializer()
+    _id = serializers.CharField(help_text="the job's id")
+    _width = serializers.IntegerField()
+    _height = serializers.IntegerField()
+    _upscaled_width = serializers.IntegerField(required=False)
+    _upscaled_height = serializers.IntegerField(required=False)
+    _upscaled_image_url = serializers.CharField(
+        required=False, help_text=f"works for {OUTPUT_TTL_SECONDS // 3600} hours"
+    )
+
+    def to_representation(self, instance: dict) -> dict:
+        own = {name: value for name, value in instance.items() if name not in self.fields}
+        return {**own, **super().to_representation(instance)}
+
+
+class XimilarAnswerSerializer(serializers.Serializer):
+    records = XimilarAnswerRecordSerializer(many=True)
+    statistics = serializers.DictField(help_text='{"processing time": seconds}')
+    status = XimilarStatusSerializer()
+
+
+class XimilarRequestSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    status = serializers.ChoiceField(choices=list(dict.fromkeys(REQUEST_STATUS.values())))
+    type = serializers.ChoiceField(choices=[REQUEST_TYPE])
+    response = XimilarAnswerSerializer(required=False, help_text="once DONE: the synchronous endpoint's answer")
 
 
 def ximilar(job: Job) -> dict:
@@ -93,7 +139,7 @@ def answer(job: Job, base_url: str) -> tuple[int, dict]:
         "statistics": {"processing time": processing_seconds(job)},
         "status": status(code, description, request_id, proc_id=info.get("proc_id")),
     }
-    return code, body
+    return code, XimilarAnswerSerializer(body).data
 
 
 def request(job: Job, base_url: str, *, with_response: bool = True) -> dict:
@@ -101,7 +147,7 @@ def request(job: Job, base_url: str, *, with_response: bool = True) -> dict:
     body: dict[str, Any] = {"id": str(job.id), "status": REQUEST_STATUS[job.status], "type": REQUEST_TYPE}
     if with_response and job.is_finished:
         body["response"] = answer(job, base_url)[1]
-    return body
+    return XimilarRequestSerializer(body).data
 
 
 def user(account, email: str) -> dict:

@@ -1,11 +1,18 @@
 """Ximilar's request and answer shapes, for the OpenAPI schema (the bodies are read by
-params.py and built by payloads.py)."""
+params.py). The answers are defined once, in payloads.py, by the serializers that render
+them (re-exported here for the views); the limits documented here are read from params.py."""
 
 from __future__ import annotations
 
 from rest_framework import serializers
 
 from jobs.api.ximilar import params
+from jobs.api.ximilar.payloads import (  # noqa: F401  (documented by the views)
+    XimilarAnswerRecordSerializer,
+    XimilarAnswerSerializer,
+    XimilarRequestSerializer,
+    XimilarStatusSerializer,
+)
 
 
 class XimilarRecordSerializer(serializers.Serializer):
@@ -22,7 +29,9 @@ class XimilarUpscaleRequestSerializer(serializers.Serializer):
     image_format = serializers.ChoiceField(
         choices=list(params.IMAGE_FORMATS), required=False, help_text="absent: png with alpha, else jpg"
     )
-    image_quality = serializers.IntegerField(min_value=1, max_value=100, default=params.DEFAULT_QUALITY)
+    image_quality = serializers.IntegerField(
+        min_value=params.QUALITY_RANGE[0], max_value=params.QUALITY_RANGE[1], default=params.DEFAULT_QUALITY
+    )
     tune_colors = serializers.BooleanField(default=True)
 
 
@@ -37,40 +46,9 @@ class XimilarAsyncRequestSerializer(XimilarUpscaleRequestSerializer):
     webhook = XimilarWebhookSerializer(required=False)
 
 
-class XimilarStatusSerializer(serializers.Serializer):
-    code = serializers.IntegerField(help_text="the HTTP code of the answer")
-    text = serializers.CharField()
-    error_description = serializers.CharField(required=False)
-    request_id = serializers.CharField(required=False)
-    proc_id = serializers.CharField(required=False)
-
-
-class XimilarAnswerRecordSerializer(serializers.Serializer):
-    _status = XimilarStatusSerializer()
-    _id = serializers.CharField(help_text="the job's id")
-    _width = serializers.IntegerField()
-    _height = serializers.IntegerField()
-    _upscaled_width = serializers.IntegerField(required=False)
-    _upscaled_height = serializers.IntegerField(required=False)
-    _upscaled_image_url = serializers.CharField(required=False, help_text="works for 24 hours")
-
-
-class XimilarAnswerSerializer(serializers.Serializer):
-    records = XimilarAnswerRecordSerializer(many=True)
-    statistics = serializers.DictField(help_text='{"processing time": seconds}')
-    status = XimilarStatusSerializer()
-
-
 class XimilarErrorSerializer(serializers.Serializer):
     status = XimilarStatusSerializer()
     statistics = serializers.DictField()
-
-
-class XimilarRequestSerializer(serializers.Serializer):
-    id = serializers.CharField()
-    status = serializers.ChoiceField(choices=["CREATED", "PROCESSING", "DONE"])
-    type = serializers.CharField()
-    response = XimilarAnswerSerializer(required=False, help_text="once DONE: the synchronous endpoint's answer")
 
 
 class XimilarRequestListSerializer(serializers.Serializer):

@@ -5,7 +5,6 @@ shaped by payloads.py; errors take Ximilar's shapes in errors.py."""
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
 
 from django.conf import settings
 from django.core.paginator import EmptyPage, Paginator
@@ -15,14 +14,13 @@ from rest_framework.response import Response
 
 from jobs import completion
 from jobs.api.parsers import JSONParser
-from jobs.api.views import SurfaceView, base_url, request_account, request_base_url
+from jobs.api.views import SurfaceView, base_url, request_account, request_base_url, wait_slot
 from jobs.api.ximilar import errors, params, payloads, schema
-from jobs.errors import InvalidRequest, JobNotFound
+from jobs.errors import InvalidRequest
 from jobs.models import Job
+from jobs.ownership import owned
 from jobs.submission import Submission, inspect_image, read_image, submit
 
-# Ximilar keeps upscaled images for 24 hours.
-OUTPUT_TTL_SECONDS = int(timedelta(hours=24).total_seconds())
 REQUESTS_PAGE_SIZE = 20
 
 
@@ -61,7 +59,7 @@ def submit_upscale(request: Request, options: params.Options, *, asynchronous: b
         base_url=request_base_url(request),
         output_format=options.output_format(info.has_alpha),
         output_quality=options.image_quality,
-        output_ttl_seconds=OUTPUT_TTL_SECONDS,
+        output_ttl_seconds=params.OUTPUT_TTL_SECONDS,
         webhook_headers=options.webhook_headers,
         held=not asynchronous,  # the synchronous endpoint answers when the job is done
     )
@@ -88,9 +86,7 @@ class UpscaleView(XimilarView):
         tags=["ximilar"],
     )
     def post(self, request: Request, scale: str) -> Response:
-        with completion.hold() as granted:
-            if not granted:  # refused before anything is read or charged
-                raise errors.WaitsBusy()
+        with wait_slot():  # else 503, before anything is read or charged
             options = params.parse(request.data, params.SCALES[scale])
             job = submit_upscale(request, options)
             completion.wait_for([job.id], settings.SYNC_WAIT_MAX_SECONDS)
@@ -100,10 +96,8 @@ class UpscaleView(XimilarView):
 
 
 def _own(request: Request, request_id: str) -> Job:
-    try:
-        return Job.objects.get(pk=uuid.UUID(request_id), account=request_account(request), surface=Job.Surface.XIMILAR)
-    except (ValueError, Job.DoesNotExist):
-        raise JobNotFound(f"No request with id {request_id!r} for this account.") from None
+    message = f"No request with id {request_id!r} for this account."
+    return owned(Job, request_account(request), request_id, message=message, surface=Job.Surface.XIMILAR)
 
 
 class RequestsView(XimilarView):
@@ -120,14 +114,14 @@ class RequestsView(XimilarView):
     )
     def post(self, request: Request) -> Response:
         job = submit_upscale(request, params.parse_request(request.data), asynchronous=True)
-        return Response({"id": str(job.id), "status": "CREATED", "type": payloads.REQUEST_TYPE})
+        return Response({"id": str(job.id), "status": "CREATED", "type": params.REQUEST_TYPE})
 
     @extend_schema(
         operation_id="ximilar_request_list",
         summary="The account's upscaler requests, newest first (20 a page)",
         parameters=[
             OpenApiParameter("page", int),
-            OpenApiParameter("type", str, enum=[payloads.REQUEST_TYPE]),
+            OpenApiParameter("type", str, enum=[params.REQUEST_TYPE]),
             OpenApiParameter("status", str, enum=["CREATED", "PROCESSING", "DONE"]),
         ],
         responses={200: schema.XimilarRequestListSerializer, **schema.READ_ERRORS},
@@ -136,7 +130,7 @@ class RequestsView(XimilarView):
     def get(self, request: Request) -> Response:
         jobs = Job.objects.filter(account=request_account(request), surface=Job.Surface.XIMILAR).order_by("-created_at")
         wanted_type = request.query_params.get("type")
-        if wanted_type not in (None, payloads.REQUEST_TYPE):
+        if wanted_type not in (None, params.REQUEST_TYPE):
             jobs = jobs.none()
         wanted_status = request.query_params.get("status")
         if wanted_status is not None:

@@ -11,20 +11,20 @@ from django.contrib import messages
 from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, JsonResponse
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from jobs import lifecycle
-from jobs.api import ratelimit
+from jobs import lifecycle, ratelimit
 from jobs.api.serializers import status_payload
-from jobs.errors import RateLimited
+from jobs.errors import JobNotFound, RateLimited
 from jobs.models import Batch, Job
 from jobs.operators.thumbnails import thumbnail_response
+from jobs.ownership import owned
 from jobs.web import curl
 from jobs.web.access import owner_file, owner_required
 from jobs.web.forms import JobFilterForm
-from jobs.web.pages import outputs_live, page, public_base_url, rate_key
+from jobs.web.pages import page, public_base_url, rate_key
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,10 @@ PAGE_SIZE = 20
 
 def own_job(request, job_id) -> Job:
     """The signed-in account's job; any other id (another account's included) is a 404."""
-    return get_object_or_404(Job, pk=job_id, account=request.account)
+    try:
+        return owned(Job, request.account, job_id)
+    except JobNotFound as exc:
+        raise Http404(exc.message) from None
 
 
 @owner_required
@@ -64,9 +67,9 @@ def job_detail(request, job_id):
         "params": params,
         "deliveries": deliveries,
         "completed_deliveries": sum(1 for d in deliveries if d.completed_at),
-        "outputs_live": outputs_live(job),
+        "outputs_live": job.outputs_live,
         "curl": curl.command(job, public_base_url(request)),
-        "can_redeliver": bool(job.webhook_url) and job.is_finished,
+        "can_redeliver": job.redeliver_refusal is None,
         "waiting_for_delivery": request.GET.get("redelivery") == "queued",
     }
     return page(request, "web/job_detail.html", context, active="jobs")
@@ -84,7 +87,7 @@ def job_status(request, job_id):
     payload = status_payload(job, public_base_url(request))
     payload.update(
         inputUrl=reverse("web:job-input", args=[job.id]) if not job.files_deleted_at else None,
-        outputsLive=outputs_live(job),
+        outputsLive=job.outputs_live,
         # Attempts with an outcome: one being sent (claimed, not yet answered) is not counted.
         webhookDeliveries=job.webhook_deliveries.filter(completed_at__isnull=False).count(),
         queueSeconds=job.queue_seconds,
@@ -120,17 +123,13 @@ def job_thumbnail(request, job_id, which: str):
 def redeliver(request, job_id):
     """Send the job's final payload to its webhook once more, through the webhook workers
     (recorded like any attempt)."""
-    from jobs.tasks import deliver_webhook
-
     job = own_job(request, job_id)
-    if not job.webhook_url:
-        messages.error(request, "This job has no webhook.")
-    elif not job.is_finished:
-        messages.error(request, f"The job is {job.status}; its webhook is sent when it ends.")
+    if job.redeliver_refusal:
+        messages.error(request, job.redeliver_refusal)
     else:
         try:
             ratelimit.check(rate_key(request.account), "submit")
-            deliver_webhook.apply_async(args=[str(job.id)], kwargs={"manual": True})
+            lifecycle.redeliver(job)
         except RateLimited as exc:
             messages.error(request, f"Too many requests; try again in {exc.retry_after} seconds.")
         except Exception as exc:

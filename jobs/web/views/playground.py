@@ -14,7 +14,8 @@ from django.views.decorators.http import require_POST
 
 from billing import pricing
 from inference.imageio import ImageInfo
-from jobs.api import ratelimit
+from inference.sizing import effective_factor
+from jobs import ratelimit
 from jobs.api.serializers import INPUT_SERIALIZERS
 from jobs.api.uploads import FRAMING_BYTES, limited_uploads
 from jobs.errors import DomainError, ImageTooLarge, InvalidRequest, RateLimited
@@ -23,7 +24,7 @@ from jobs.submission import Submission, check_output_size, inspect_image, read_i
 from jobs.web import curl, options
 from jobs.web.access import owner_required
 from jobs.web.forms import PlaygroundForm, in_words
-from jobs.web.pages import outputs_live, page, public_base_url, rate_key, request_base_url
+from jobs.web.pages import page, public_base_url, rate_key, request_base_url
 
 
 def upload_refused(request, exc) -> HttpResponse:
@@ -110,7 +111,7 @@ def _render(request, form: PlaygroundForm, job: Job | None, status: int = 200):
         "form": form,
         "job": job,
         "curl": curl.command(job, public_base_url(request)) if job else "",
-        "outputs_live": job is not None and outputs_live(job),
+        "outputs_live": job is not None and job.outputs_live,
         "max_input_mb": settings.MAX_INPUT_BYTES // 2**20,
     }
     return page(request, "web/playground.html", context, active="playground", status=status)
@@ -137,7 +138,7 @@ def quote(request):
         serializer = INPUT_SERIALIZERS[mode](data=fields)
         if not serializer.is_valid():
             raise InvalidRequest(" ".join(str(e) for errors in serializer.errors.values() for e in errors))
-        factor = 1.0 if mode == "restore" else float(serializer.validated_data["upscaleFactor"])
+        factor = effective_factor(mode, serializer.validated_data.get("upscaleFactor", 1.0))
         out_w, out_h = check_output_size(info, factor, serializer.validated_data["outputFormat"])
     except RateLimited as exc:
         return JsonResponse({"error": throttled_message(exc)}, status=429)

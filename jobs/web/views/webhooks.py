@@ -12,8 +12,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from jobs import tasks, webhooks
-from jobs.api import ratelimit
+from jobs import ratelimit, tasks, webhooks
 from jobs.errors import RateLimited
 from jobs.models import WebhookDelivery
 from jobs.web.access import owner_required

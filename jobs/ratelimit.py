@@ -1,6 +1,8 @@
-"""The API's per-key rate limits. Fixed windows: one shared counter per key, scope and window
-(jobs/counters.py: Redis, or the database on the embedded default), incremented atomically,
-so every web process counts against the same windows and none is over-admitted."""
+"""Rate limits in fixed windows, for every face: the API's (and the web app's) per-key
+request limits here, the sign-in throttle (jobs/sign_in.py) on the same
+windows. One shared counter per scope, identity and window (jobs/counters.py: Redis, or the
+database on the embedded default), incremented atomically, so every web process counts
+against the same windows and none is over-admitted."""
 
 from __future__ import annotations
 
@@ -22,6 +24,13 @@ class Window:
     seconds: int
 
 
+def fixed_window(scope: str, ident: int | str, seconds: int, now: float) -> tuple[str, int]:
+    """The fixed window of `seconds` that `now` falls in, for `ident` in `scope`: the name
+    of its shared counter, and the seconds until it resets (at least 1)."""
+    start = int(now // seconds) * seconds
+    return f"rl:{scope}:{ident}:{seconds}:{start}", max(int(start + seconds - now), 1)
+
+
 def windows(scope: str) -> list[Window]:
     return [Window(limit, seconds) for limit, seconds in settings.RATE_LIMITS.get(scope, [])]
 
@@ -35,10 +44,9 @@ def check(key_id: int | str, scope: str, limits: list[Window] | None = None) -> 
     tightest: dict[str, str] = {}
     tightest_remaining = None
     for window in windows(scope) if limits is None else limits:
-        start = int(now // window.seconds) * window.seconds
-        reset = max(int(start + window.seconds - now), 1)
+        counter, reset = fixed_window(scope, key_id, window.seconds, now)
         try:
-            used = counters.incr(f"rl:{scope}:{key_id}:{window.seconds}:{start}", ttl=window.seconds + 5)
+            used = counters.incr(counter, ttl=window.seconds + 5)
         except counters.Unavailable:
             log.warning("rate limit store unreachable; letting the request through", exc_info=True)
             return {}

@@ -68,6 +68,24 @@ def ensure_database(url: str) -> None:
             conn.execute(f'CREATE DATABASE "{name}"')
 
 
+def database_of_its_own(env: dict, label: str) -> str:
+    """A fresh database for this run on the server of env's DATABASE_URL (created, and put in
+    env): with the fair scheduler a worker claims any queued job in its database, so another
+    run's leftover jobs would take this run's turns and count in its estimates."""
+    server = env["DATABASE_URL"].rsplit("/", 1)[0]
+    env["DATABASE_URL"] = f"{server}/upscaler_bench_{label}_{os.getpid()}"
+    ensure_database(env["DATABASE_URL"])
+    return env["DATABASE_URL"]
+
+
+def drop_database(url: str) -> None:
+    import psycopg
+
+    server, name = url.rsplit("/", 1)
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 class OwnPostgres:
     """A PostgreSQL server of the run's own: initdb in a temporary folder, trust auth on
     127.0.0.1 and a free port, max_connections 100 (PostgreSQL's default), stopped after."""

@@ -22,7 +22,7 @@ import numpy as np
 import requests
 
 # bench/api.py's helpers (this script's folder is on sys.path when it runs).
-from api import BIN, REPO, bench_env, ensure_database, free_port, manage
+from api import BIN, REPO, bench_env, database_of_its_own, drop_database, free_port, manage
 from PIL import Image
 
 
@@ -90,10 +90,9 @@ def main() -> int:
 
     data_dir = tempfile.mkdtemp(prefix="upscaler-bench-batch-")
     env = bench_env(data_dir)
-    env["DATABASE_URL"] = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/upscaler_bench_batch")
+    database_of_its_own(env, "batch")
     env["REDIS_KEY_PREFIX"] = f"bench-batch-{os.getpid()}:"  # this run's own queue in a shared Redis
     env["SYNC_WAIT_MAX_SECONDS"] = "900"
-    ensure_database(env["DATABASE_URL"])
     manage(env, "migrate", "--noinput")
     key = manage(env, "create_account", f"bench-{time.time_ns()}", "--credits", "1000000").strip().splitlines()[-1]
 
@@ -150,6 +149,7 @@ def main() -> int:
         for proc in (web, worker):
             proc.wait(timeout=60)
         shutil.rmtree(data_dir, ignore_errors=True)
+        drop_database(env["DATABASE_URL"])
 
 
 if __name__ == "__main__":

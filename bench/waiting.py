@@ -27,7 +27,7 @@ import threading
 import time
 
 # bench/api.py's helpers (this script's folder is on sys.path when it runs).
-from api import REPO, bench_env, ensure_database, manage
+from api import REPO, bench_env, database_of_its_own, drop_database, manage
 
 FAST_NETWORK = "realesr-animevideov3"
 # The forecast a polling client reads this long before its job starts is scored too.
@@ -72,11 +72,8 @@ def main() -> int:
 
     data_dir = tempfile.mkdtemp(prefix="upscaler-bench-queue-")
     env = bench_env(data_dir)
-    # A database of the run's own: earlier runs' jobs would count in the estimates.
-    server = env["DATABASE_URL"].rsplit("/", 1)[0]
-    env["DATABASE_URL"] = f"{server}/upscaler_bench_waiting_{os.getpid()}"
+    database_of_its_own(env, "waiting")
     env.update(UPSCALER_ALLOW_PRIVATE_URLS="true", MODEL_SCAN_ON_WORKER_START="false", PYTHONUNBUFFERED="1")
-    ensure_database(env["DATABASE_URL"])
     manage(env, "migrate", "--noinput")
     os.environ.update(env)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "upscaler_platform.settings")
@@ -203,10 +200,7 @@ def main() -> int:
         from django.db import connections
 
         connections.close_all()
-        import psycopg
-
-        with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{env["DATABASE_URL"].rsplit("/", 1)[1]}" WITH (FORCE)')
+        drop_database(env["DATABASE_URL"])
 
 
 if __name__ == "__main__":
